@@ -1,0 +1,69 @@
+"""The FastAPI application factory (run with ``uvicorn --factory api.app:create_app``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from geo.settings import Settings
+from geo.store.db import make_engine
+
+from api.errors import install_error_handlers
+from api.routers import geocode, health, pages
+from api.state import ServiceState
+from web_map.assets import STATIC_DIR, use_local_assets
+
+log = logging.getLogger(__name__)
+
+
+async def _refresh_loop(state: ServiceState, every_s: float) -> None:
+    # Each worker process checks the live boundary version and rebuilds its own index.
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await asyncio.to_thread(state.refresh)
+        except Exception:  # a DB hiccup must not kill the loop; the next round retries
+            log.exception("boundary index refresh failed")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    use_local_assets("/static")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = make_engine(settings)
+        state = ServiceState(settings, engine)
+        app.state.service = state
+        try:
+            await asyncio.to_thread(state.refresh)
+        except Exception:  # start anyway; /healthz reports the database problem
+            log.exception("could not build the boundary index at start-up")
+        task = asyncio.create_task(_refresh_loop(state, settings.refresh_seconds))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            engine.dispose()
+
+    app = FastAPI(
+        title="网格地图服务 Grid map service",
+        summary="Four-level grid map, geocoding, incidents and patrols for grid-based governance.",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(geocode.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,92 @@
+"""Domain errors → HTTP problem+json (RFC 9457), with messages in Chinese and English."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from geo.errors import Conflict, GridmapError, InvalidInput, NotFound, NotReady
+
+PROBLEM_JSON = "application/problem+json"
+
+STATUS = {
+    InvalidInput: 422,
+    NotFound: 404,
+    Conflict: 409,
+    NotReady: 503,
+    GridmapError: 500,
+}
+TITLES = {
+    400: ("Bad request", "请求有误"),
+    404: ("Not found", "未找到"),
+    405: ("Method not allowed", "不支持该请求方法"),
+    409: ("Conflict", "冲突"),
+    422: ("Invalid input", "输入无效"),
+    500: ("Internal error", "内部错误"),
+    503: ("Service not ready", "服务尚未就绪"),
+}
+
+
+def problem(
+    status: int, slug: str, detail: str, detail_zh: str, instance: str, **extra
+) -> JSONResponse:
+    title, title_zh = TITLES.get(status, ("Error", "错误"))
+    body = {
+        "type": f"/problems/{slug}",
+        "title": title,
+        "title_zh": title_zh,
+        "status": status,
+        "detail": detail,
+        "detail_zh": detail_zh,
+        "instance": instance,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def _status_for(exc: GridmapError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 500
+
+
+async def _domain_error(request: Request, exc: GridmapError) -> JSONResponse:
+    return problem(
+        _status_for(exc), exc.slug, exc.message, exc.message_zh, request.url.path, **exc.extra
+    )
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) or "body" for e in errors)
+    return problem(
+        422,
+        "invalid-input",
+        f"invalid or missing parameter(s): {fields}. See `errors` for each one.",
+        f"参数缺失或无效：{fields}。详见 errors 字段。",
+        request.url.path,
+        errors=errors,
+    )
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    title, title_zh = TITLES.get(exc.status_code, ("Error", "错误"))
+    return problem(
+        exc.status_code,
+        title.lower().replace(" ", "-"),
+        str(exc.detail) if exc.detail else title,
+        title_zh,
+        request.url.path,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(GridmapError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

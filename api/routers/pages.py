@@ -1,0 +1,53 @@
+"""HTML pages: the overview map at ``/`` and the API docs at ``/docs`` (local assets)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+
+from geo.store import boundaries as bstore
+
+from api.deps import State
+from web_map.assets import swagger_ui_urls
+from web_map.overview import build_overview_map
+
+router = APIRouter(include_in_schema=False)
+
+STATIC_URL = "/static"
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(
+    state: State, lang: Annotated[Literal["zh", "en"] | None, Query()] = None
+) -> HTMLResponse:
+    lang = lang or state.settings.default_lang
+    geocoder = state.geocoder
+    version = geocoder.version if geocoder else ""
+
+    def build() -> str:
+        with state.engine.connect() as conn:
+            units = bstore.units_frame(conn)
+        levels = {
+            lvl: units[units["level"] == lvl] for lvl in ("district", "street", "community", "grid")
+        }
+        m = build_overview_map(
+            levels, lang=lang, static_url=STATIC_URL, tiles_url=state.settings.tiles_url
+        )
+        return m.get_root().render()
+
+    return HTMLResponse(state.cached_map((version, lang), build))
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def docs(request: Request) -> HTMLResponse:
+    urls = swagger_ui_urls(STATIC_URL)
+    return get_swagger_ui_html(
+        openapi_url=request.app.openapi_url,
+        title="网格地图服务 API / Grid map API",
+        swagger_js_url=urls["js"],
+        swagger_css_url=urls["css"],
+        swagger_favicon_url=urls["favicon"],
+    )

@@ -1,0 +1,53 @@
+"""Response bodies (pydantic). Every coordinate states its CRS."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+CRSName = Literal["wgs84", "gcj02", "bd09", "cgcs2000"]
+
+
+class Coordinate(BaseModel):
+    lon: float
+    lat: float
+    crs: CRSName
+
+
+class Unit(BaseModel):
+    id: int = Field(description="Stable unit id (kept across boundary versions)")
+    code: str
+    name: str
+
+
+class PersonOut(BaseModel):
+    worker_code: str
+    name: str
+    role: str
+    phone: str | None = Field(description="Masked (138****5678) for callers without a scope")
+
+
+class ReverseGeocodeResponse(BaseModel):
+    query: Coordinate
+    location: Coordinate = Field(description="The point as looked up, in WGS-84")
+    district: Unit | None
+    street: Unit | None
+    community: Unit | None
+    grid: Unit
+    grid_workers: list[PersonOut]
+    grid_leaders: list[PersonOut]
+    h3: dict[str, str] = Field(description="H3 cell (hex) by resolution, e.g. {'9': '89…'}")
+    boundary_version: str
+    border_rule: str = Field(
+        default="a point on a shared border belongs to the grid with the smallest code"
+    )
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: str
+    postgis: str | None
+    live_units: int
+    grids_indexed: int
+    boundary_version: str

@@ -1,0 +1,190 @@
+"""Read a boundary file and store it as a draft boundary set (nothing live changes).
+
+The steps are apart from the CLI so the API's upload and ``gridmap sample load`` share
+them: read → normalise (columns, CRS, MultiPolygon) → checksum → store as a draft.
+Activation is a separate, explicit step (``geo.store.boundaries.activate_set``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry import MultiPolygon, Polygon
+from sqlalchemy import Connection
+
+from geo.crs import CRS, parse_crs, to_wgs84
+from geo.errors import InvalidInput
+from geo.settings import STORAGE_SRID
+from geo.store import boundaries as store
+from geo.store.models import LEVELS
+
+from boundaries.columns import detect_columns
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    boundary_set_id: int
+    units: int
+    checksum: str
+    reused: bool  # the same content was already imported; no new set was made
+
+
+def read_boundary_file(
+    path: Path, *, layer: str | None = None, encoding: str | None = None
+) -> gpd.GeoDataFrame:
+    """Read a GeoJSON / GeoPackage / Shapefile layer with pyogrio."""
+    if not Path(path).exists():
+        raise InvalidInput(f"file not found: {path}", f"文件不存在：{path}")
+    kwargs = {"engine": "pyogrio"}
+    if layer:
+        kwargs["layer"] = layer
+    if encoding:
+        kwargs["encoding"] = encoding
+    try:
+        return gpd.read_file(path, **kwargs)
+    except Exception as exc:  # pyogrio raises several types for unreadable input
+        raise InvalidInput(
+            f"cannot read {Path(path).name}: {exc}", f"无法读取 {Path(path).name}：{exc}"
+        ) from exc
+
+
+def _to_wgs84(gdf: gpd.GeoDataFrame, crs: str | None) -> gpd.GeoDataFrame:
+    """Bring geometries to EPSG:4326, honouring an explicit ``crs`` over the file's."""
+    if crs is None:
+        if gdf.crs is None:
+            raise InvalidInput(
+                "the file states no CRS; pass --crs (wgs84, gcj02, bd09, cgcs2000 or EPSG:n)",
+                "文件未声明坐标系；请用 --crs 指定（wgs84、gcj02、bd09、cgcs2000 或 EPSG:n）",
+            )
+        epsg = gdf.crs.to_epsg()
+        # CGCS2000 geographic is WGS-84 at the metre level (see geo.crs).
+        if epsg in (4326, 4490):
+            return gdf.set_crs(STORAGE_SRID, allow_override=True)
+        return gdf.to_crs(STORAGE_SRID)
+    if crs.upper().startswith("EPSG:"):
+        return gdf.set_crs(crs, allow_override=True).to_crs(STORAGE_SRID)
+    parsed = parse_crs(crs)
+    out = gdf.set_crs(STORAGE_SRID, allow_override=True)
+    if parsed in (CRS.wgs84, CRS.cgcs2000):
+        return out
+
+    def shift(coords: np.ndarray) -> np.ndarray:
+        lon, lat = to_wgs84(coords[:, 0], coords[:, 1], parsed)
+        return np.column_stack([lon, lat])
+
+    return out.set_geometry(shapely.transform(out.geometry.values, shift))
+
+
+def _as_multipolygon(geom):
+    if isinstance(geom, Polygon):
+        return MultiPolygon([geom])
+    return geom
+
+
+def normalise_units(
+    raw: gpd.GeoDataFrame,
+    *,
+    level: str | None = None,
+    crs: str | None = None,
+    column_map: dict[str, str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Canonical columns (level, code, name, parent_code, geometry) in EPSG:4326."""
+    listed = ", ".join(map(str, raw.columns))
+    try:
+        cols = detect_columns([c for c in raw.columns if c != raw.geometry.name], column_map)
+    except KeyError as exc:
+        raise InvalidInput(
+            f"--map names column {exc.args[0]!r}, which the file does not have; "
+            f"its columns are: {listed}",
+            f"--map 指定的列 {exc.args[0]!r} 不存在；文件的列为：{listed}",
+        ) from None
+    for field in ("code", "name"):
+        if field not in cols:
+            raise InvalidInput(
+                f"no {field} column found (columns: {listed}); name it with --map {field}=<column>",
+                f"未找到{'编码' if field == 'code' else '名称'}列；请用 --map {field}=<列名> 指定",
+            )
+    if level is None and "level" not in cols:
+        raise InvalidInput(
+            "the file has no level column; pass --level district|street|community|grid",
+            "文件没有层级列；请用 --level 指定 district|street|community|grid",
+        )
+    gdf = _to_wgs84(raw, crs)
+    out = gpd.GeoDataFrame(
+        {
+            "level": level if level else gdf[cols["level"]].astype(str).str.strip(),
+            "code": gdf[cols["code"]].astype(str).str.strip(),
+            "name": gdf[cols["name"]].astype(str).str.strip(),
+            "parent_code": (
+                gdf[cols["parent_code"]].map(
+                    lambda v: (
+                        None if v is None or pd.isna(v) or str(v).strip() == "" else str(v).strip()
+                    )
+                )
+                if "parent_code" in cols
+                else None
+            ),
+        },
+        geometry=[_as_multipolygon(g) for g in gdf.geometry],
+        crs=STORAGE_SRID,
+    )
+    bad_levels = sorted(set(out["level"]) - set(LEVELS))
+    if bad_levels:
+        raise InvalidInput(
+            f"unknown level(s) {bad_levels}; use one of {list(LEVELS)}",
+            f"未知层级 {bad_levels}；应为 {list(LEVELS)} 之一",
+        )
+    problems = []
+    for rec in out.itertuples():
+        g = rec.geometry
+        if g is None or g.is_empty:
+            problems.append(f"{rec.code}: empty geometry")
+        elif not isinstance(g, MultiPolygon):
+            problems.append(f"{rec.code}: {g.geom_type} is not a polygon")
+        elif not g.is_valid:
+            problems.append(f"{rec.code}: {shapely.is_valid_reason(g)}")
+    dupes = out["code"][out["code"].duplicated()].unique().tolist()
+    if dupes:
+        problems.append(f"duplicate codes: {', '.join(dupes[:20])}")
+    if problems:
+        raise InvalidInput(
+            f"{len(problems)} problem(s) in the file; nothing was imported: "
+            + "; ".join(problems[:20]),
+            f"文件中有 {len(problems)} 处问题，未导入任何数据：" + "；".join(problems[:20]),
+            problems=problems,
+        )
+    return out
+
+
+def checksum_units(units: gpd.GeoDataFrame) -> str:
+    """A content hash of normalised units, independent of file format and order."""
+    h = hashlib.sha256()
+    for rec in units.sort_values(["level", "code"]).itertuples():
+        h.update(f"{rec.level}|{rec.code}|{rec.name}|{rec.parent_code or ''}|".encode())
+        h.update(shapely.to_wkb(shapely.normalize(rec.geometry)))
+    return h.hexdigest()
+
+
+def import_units(
+    conn: Connection,
+    units: gpd.GeoDataFrame,
+    *,
+    name: str,
+    author: str,
+    source: str | None = None,
+) -> ImportResult:
+    """Store normalised units as a draft set unless this exact content is already there."""
+    digest = checksum_units(units)
+    existing = store.find_set_by_checksum(conn, digest)
+    if existing is not None:
+        return ImportResult(existing, len(units), digest, reused=True)
+    set_id = store.create_draft_set(
+        conn, units, name=name, author=author, source=source, checksum=digest
+    )
+    return ImportResult(set_id, len(units), digest, reused=False)

@@ -1,0 +1,203 @@
+"""Load the generated sample district through the normal import path.
+
+Files first (the generator writes GeoPackage/GeoJSON/CSV like a bureau would send),
+then: boundaries → draft set → activate; workers, special grids, compounds;
+incidents with their cell and responsibility chain; patrol pings → tracks and visits.
+One transaction: the sample lands whole or not at all, and loading it again adds
+nothing (every step is keyed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Engine
+
+from geo import h3cells, patrol
+from geo.locator import GridLocator
+from geo.settings import STORAGE_SRID, Settings
+from geo.store import activity, registers
+from geo.store import boundaries as bstore
+from geo.store.models import LEVELS
+
+from boundaries.importer import import_units, normalise_units, read_boundary_file
+from boundaries.sample import generate_sample_district, write_sample
+
+Step = Callable[[str], None]
+
+
+@dataclass
+class LoadSummary:
+    boundary_set_id: int = 0
+    boundaries_reused: bool = False
+    units: int = 0
+    workers: int = 0
+    special_grids_new: int = 0
+    compounds: int = 0
+    incidents_new: int = 0
+    tracks_new: int = 0
+    dropped_fixes: dict[str, int] = field(default_factory=dict)
+
+
+def generate_files(settings: Settings) -> dict[str, Path]:
+    sample = generate_sample_district(settings.sample_seed)
+    return write_sample(sample, Path(settings.data_dir))
+
+
+def _ewkt(geom) -> str:
+    return f"SRID={STORAGE_SRID};{shapely.to_wkt(geom, rounding_precision=-1)}"
+
+
+def load_sample(engine: Engine, settings: Settings, step: Step = print) -> LoadSummary:
+    """Generate the sample files and load them in one transaction."""
+    step("generating the sample district files")
+    files = generate_files(settings)
+    out = LoadSummary()
+    with engine.begin() as conn:
+        step("importing boundaries as a draft set")
+        units = pd.concat(
+            [
+                normalise_units(read_boundary_file(files["boundaries.gpkg"], layer=lvl), level=lvl)
+                for lvl in LEVELS
+            ],
+            ignore_index=True,
+        )
+        units = gpd.GeoDataFrame(units, geometry="geometry", crs=STORAGE_SRID)
+        result = import_units(
+            conn,
+            units,
+            name="样例区 sample district",
+            author="gridmap sample load",
+            source=str(files["boundaries.gpkg"]),
+        )
+        out.boundary_set_id, out.units = result.boundary_set_id, result.units
+        if bstore.set_status(conn, result.boundary_set_id) == "draft":
+            step("activating the boundary set")
+            bstore.activate_set(conn, result.boundary_set_id, author="gridmap sample load")
+        else:
+            out.boundaries_reused = True
+
+        live = bstore.units_frame(conn)
+        unit_id = dict(zip(live["code"], live["unit_id"].astype(int), strict=True))
+        locator = GridLocator(live)
+
+        step("loading grid workers and leaders")
+        workers = pd.read_csv(files["workers.csv"], dtype=str)
+        workers = workers.rename(columns={"worker_id": "worker_code"})
+        ids = registers.upsert_workers(conn, workers)
+        assignments = []
+        for r in workers.itertuples():
+            code = r.grid_code if r.role == "worker" else r.community_code
+            if isinstance(code, str) and code in unit_id:
+                assignments.append(
+                    {"worker_id": ids[r.worker_code], "unit_id": unit_id[code], "role": r.role}
+                )
+        registers.assign_workers(conn, assignments)
+        out.workers = len(workers)
+
+        step("loading special grids and compounds")
+        special = read_boundary_file(files["boundaries.gpkg"], layer="special_grid")
+        special["geometry"] = [
+            g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g])
+            for g in special.geometry
+        ]
+        out.special_grids_new = registers.upsert_special_grids(conn, special, "gridmap sample load")
+        compounds = read_boundary_file(files["compounds.geojson"])
+        compounds["source_key"] = [f"sample:{i:05d}" for i in range(len(compounds))]
+        out.compounds = registers.upsert_compounds(conn, compounds)
+
+        step("loading incidents")
+        out.incidents_new = _load_incidents(conn, files["incidents.geojson"], locator, settings)
+
+        step("loading patrol tracks")
+        pings = pd.read_csv(files["patrol_pings.csv"], dtype={"worker_id": str})
+        out.tracks_new, out.dropped_fixes = _load_patrols(conn, pings, ids, locator, settings)
+    return out
+
+
+def _load_incidents(conn, path: Path, locator: GridLocator, settings: Settings) -> int:
+    inc = gpd.read_file(path, engine="pyogrio")
+    lon, lat = inc.geometry.x.to_numpy(), inc.geometry.y.to_numpy()
+    rows_idx = locator.locate_many(lon, lat)
+    chain = locator.chain_ids(rows_idx)
+    cells = h3cells.cells_of(lon, lat, settings.h3_point_res)
+    reported = pd.to_datetime(inc["reported_at"], utc=True)
+    rows = []
+    for i, r in enumerate(inc.itertuples()):
+        ids = [int(x) if x >= 0 else None for x in chain[i]]
+        rows.append(
+            {
+                "source": r.source,
+                "external_id": str(r.external_id),
+                "reported_at": reported.iloc[i].to_pydatetime(),
+                "category": r.category,
+                "status": r.status,
+                "level": "grid",
+                "geom": f"SRID={STORAGE_SRID};POINT({lon[i]!r} {lat[i]!r})",
+                "h3_cell": int(cells[i]),
+                "grid_unit_id": ids[0],
+                "community_unit_id": ids[1],
+                "street_unit_id": ids[2],
+                "district_unit_id": ids[3],
+            }
+        )
+    return activity.insert_incidents(conn, rows)
+
+
+def _load_patrols(conn, pings, worker_ids, locator, settings):
+    pings = pings.assign(time=pd.to_datetime(pings["time"], utc=True))
+    dropped: dict[str, int] = {}
+    new_tracks = 0
+    for code, fixes in pings.groupby("worker_id", sort=True):
+        if code not in worker_ids:
+            continue  # a patroller not in the register; issue 5 reports these
+        clean, report = patrol.clean_fixes(fixes[["time", "lon", "lat", "accuracy"]])
+        for k, v in report.dropped.items():
+            dropped[k] = dropped.get(k, 0) + v
+        for part in patrol.split_tracks(clean):
+            coords = part[["lon", "lat"]].to_numpy()
+            digest = hashlib.sha256(
+                code.encode() + patrol.epoch_seconds(part["time"]).tobytes() + coords.tobytes()
+            ).hexdigest()
+            track_id = activity.insert_track(
+                conn,
+                {
+                    "worker_id": worker_ids[code],
+                    "mode": "foot",
+                    "started_at": part["time"].iloc[0].to_pydatetime(),
+                    "ended_at": part["time"].iloc[-1].to_pydatetime(),
+                    "point_count": len(part),
+                    "checksum": digest,
+                    "geom": _ewkt(shapely.LineString(coords)),
+                },
+            )
+            if track_id is None:
+                continue
+            new_tracks += 1
+            visits = patrol.visits_from_passes(patrol.path_cells(part, settings.h3_patrol_res))
+            centres = np.array([h3cells.cell_center(c) for c in visits["cell"]])
+            grid_rows = locator.locate_many(centres[:, 0], centres[:, 1])
+            grid_ids = locator.chain_ids(grid_rows)[:, 0]
+            activity.add_visits(
+                conn,
+                [
+                    {
+                        "h3_cell": int(v.cell),
+                        "day": v.day,
+                        "worker_id": worker_ids[code],
+                        "grid_unit_id": int(g) if g >= 0 else None,
+                        "first_seen": v.first_seen.to_pydatetime(),
+                        "last_seen": v.last_seen.to_pydatetime(),
+                        "pass_count": int(v.pass_count),
+                    }
+                    for v, g in zip(visits.itertuples(), grid_ids, strict=True)
+                ],
+            )
+    return new_tracks, dropped

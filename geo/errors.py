@@ -1,0 +1,43 @@
+"""Domain errors. ``api/errors.py`` maps each class to an HTTP status and problem+json.
+
+Every error carries a message for people in English and Chinese, written so a
+planner or an integrating developer knows what to do next.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GridmapError(Exception):
+    """Base of all domain errors."""
+
+    slug = "error"
+
+    def __init__(self, message: str, message_zh: str | None = None, **extra: Any):
+        super().__init__(message)
+        self.message = message
+        self.message_zh = message_zh or message
+        self.extra = extra
+
+
+class InvalidInput(GridmapError):
+    slug = "invalid-input"
+
+
+class NotFound(GridmapError):
+    slug = "not-found"
+
+
+class OutsideDistrict(NotFound):
+    slug = "outside-district"
+
+
+class Conflict(GridmapError):
+    slug = "conflict"
+
+
+class NotReady(GridmapError):
+    """The service cannot answer yet (e.g. no boundaries loaded)."""
+
+    slug = "not-ready"

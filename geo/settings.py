@@ -1,0 +1,60 @@
+"""Service settings, read from the environment (prefix ``GRIDMAP_``).
+
+One ``Settings`` object is built by whoever starts the program (the CLI or the
+app factory) and passed down; nothing here is built at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Storage CRS of every geometry column (WGS-84 lon/lat).
+STORAGE_SRID = 4326
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field can be set as ``GRIDMAP_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDMAP_", env_file=None, extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of an existing PostGIS. Unset: the project-local cluster.",
+    )
+    pg_port: int = Field(default=55432, description="Port of the project-local PostGIS cluster.")
+    pg_dir: Path = Field(
+        default=PROJECT_ROOT / "var" / "pg",
+        description="Folder of the project-local PostGIS cluster (git-ignored).",
+    )
+    pg_database: str = "gridmap"
+    pg_user: str = "gridmap"
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / "var" / "sample",
+        description="Where `gridmap sample load` writes the generated sample files.",
+    )
+    sample_seed: int = 410799
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # H3 resolutions (DESIGN.md): heatmap, patrol coverage, stored point cell.
+    h3_heatmap_res: int = 9
+    h3_patrol_res: int = 10
+    h3_point_res: int = 12
+    default_lang: str = "zh"
+    refresh_seconds: float = Field(
+        default=10.0, description="How often each worker checks for new live boundaries."
+    )
+    tiles_url: str | None = Field(
+        default=None, description="Intranet XYZ tile URL for a basemap; unset: no basemap."
+    )
+
+    def sqlalchemy_url(self, database: str | None = None) -> str:
+        """The URL to connect to: ``database_url`` or the project-local cluster's."""
+        if self.database_url:
+            return self.database_url
+        db = database or self.pg_database
+        return f"postgresql+psycopg://{self.pg_user}@127.0.0.1:{self.pg_port}/{db}"

@@ -1,0 +1,252 @@
+"""Boundary sets in PostGIS: write a draft, activate it, read the live (or dated) map.
+
+Each function takes a SQLAlchemy ``Connection`` and runs inside the caller's
+transaction, so an import or an activation lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import geopandas as gpd
+import shapely
+from geoalchemy2 import functions as gf
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy.orm import aliased
+
+from geo.errors import Conflict, InvalidInput, NotFound
+from geo.settings import STORAGE_SRID
+from geo.store.models import LEVELS, AdminUnit, AdminUnitVersion, BoundarySet
+
+_LEVEL_RANK = {lvl: i for i, lvl in enumerate(LEVELS)}
+
+# Serialises activations: two planners publishing at once must not interleave.
+_ACTIVATION_LOCK = 4107990001
+
+
+def _ewkt(geom) -> str:
+    return f"SRID={STORAGE_SRID};{shapely.to_wkt(geom, rounding_precision=-1)}"
+
+
+def find_set_by_checksum(conn: Connection, checksum: str) -> int | None:
+    """The newest non-retired boundary set imported from exactly this content."""
+    return conn.execute(
+        select(BoundarySet.id)
+        .where(BoundarySet.checksum == checksum, BoundarySet.status != "retired")
+        .order_by(BoundarySet.id.desc())
+        .limit(1)
+    ).scalar()
+
+
+def create_draft_set(
+    conn: Connection,
+    units: gpd.GeoDataFrame,
+    *,
+    name: str,
+    author: str,
+    source: str | None = None,
+    checksum: str | None = None,
+    note: str | None = None,
+) -> int:
+    """Store ``units`` (columns level, code, name, parent_code, geometry) as a draft set.
+
+    A unit whose code is live at the same level keeps its stable id; a parent code is
+    resolved first within the set, then against the live map. Returns the set id.
+    """
+    missing = {"level", "code", "name", "parent_code", "geometry"} - set(units.columns)
+    if missing:
+        raise InvalidInput(f"boundary units lack columns: {sorted(missing)}")
+    if units.crs is None or units.crs.to_epsg() != STORAGE_SRID:
+        raise InvalidInput(f"boundary units must be in EPSG:{STORAGE_SRID} before storing")
+    set_id = conn.execute(
+        insert(BoundarySet)
+        .values(name=name, author=author, source=source, checksum=checksum, note=note)
+        .returning(BoundarySet.id)
+    ).scalar_one()
+
+    live = {
+        (lvl, code): uid
+        for lvl, code, uid in conn.execute(
+            select(AdminUnitVersion.level, AdminUnitVersion.code, AdminUnitVersion.unit_id).where(
+                AdminUnitVersion.valid_from.is_not(None), AdminUnitVersion.valid_to.is_(None)
+            )
+        )
+    }
+    live_by_code = {code: uid for (_lvl, code), uid in live.items()}
+    ordered = units.assign(_rank=units["level"].map(_LEVEL_RANK)).sort_values(["_rank", "code"])
+    unit_ids: dict[str, int] = {}
+    rows = []
+    for rec in ordered.itertuples(index=False):
+        uid = live.get((rec.level, rec.code))
+        if uid is None:
+            uid = conn.execute(
+                insert(AdminUnit).values(level=rec.level).returning(AdminUnit.id)
+            ).scalar_one()
+        unit_ids[rec.code] = uid
+        parent_id = None
+        if rec.parent_code:
+            parent_id = unit_ids.get(rec.parent_code) or live_by_code.get(rec.parent_code)
+            if parent_id is None:
+                raise InvalidInput(
+                    f"unit {rec.code} names parent {rec.parent_code}, which is neither in "
+                    "this set nor on the live map",
+                    f"单元 {rec.code} 的上级编码 {rec.parent_code} "
+                    "既不在本次导入中，也不在现行边界中",
+                )
+        rows.append(
+            {
+                "unit_id": uid,
+                "boundary_set_id": set_id,
+                "level": rec.level,
+                "code": rec.code,
+                "name": rec.name,
+                "parent_unit_id": parent_id,
+                "geom": _ewkt(rec.geometry),
+                "author": author,
+                "reason": note or f"imported in boundary set {set_id}",
+            }
+        )
+    if rows:
+        conn.execute(insert(AdminUnitVersion), rows)
+    return set_id
+
+
+def activate_set(conn: Connection, set_id: int, *, author: str) -> datetime:
+    """Put a draft set in force: its versions start now, the ones they replace end now.
+
+    Live units of the levels the set covers that the set does not contain are retired:
+    a set is the whole new map of those levels. Returns the activation time.
+    """
+    conn.execute(select(func.pg_advisory_xact_lock(_ACTIVATION_LOCK)))
+    status = conn.execute(
+        select(BoundarySet.status).where(BoundarySet.id == set_id).with_for_update()
+    ).scalar()
+    if status is None:
+        raise NotFound(f"boundary set {set_id} does not exist", f"边界集 {set_id} 不存在")
+    if status != "draft":
+        raise Conflict(
+            f"boundary set {set_id} is {status}, only a draft can be activated",
+            f"边界集 {set_id} 状态为 {status}，只有草稿可以发布",
+        )
+    now = conn.execute(select(func.now())).scalar_one()
+    levels = [
+        r[0]
+        for r in conn.execute(
+            select(AdminUnitVersion.level)
+            .where(AdminUnitVersion.boundary_set_id == set_id)
+            .distinct()
+        )
+    ]
+    conn.execute(
+        update(AdminUnitVersion)
+        .where(
+            AdminUnitVersion.valid_from.is_not(None),
+            AdminUnitVersion.valid_to.is_(None),
+            AdminUnitVersion.level.in_(levels),
+        )
+        .values(valid_to=now)
+    )
+    conn.execute(
+        update(AdminUnitVersion)
+        .where(AdminUnitVersion.boundary_set_id == set_id)
+        .values(valid_from=now, author=author)
+    )
+    conn.execute(
+        update(BoundarySet)
+        .where(BoundarySet.id == set_id)
+        .values(status="active", activated_at=now)
+    )
+    # Sets with no version left in force are history now.
+    still_live = (
+        select(AdminUnitVersion.id)
+        .where(
+            AdminUnitVersion.boundary_set_id == BoundarySet.id,
+            AdminUnitVersion.valid_to.is_(None),
+        )
+        .exists()
+    )
+    conn.execute(
+        update(BoundarySet)
+        .where(BoundarySet.status == "active", BoundarySet.id != set_id, ~still_live)
+        .values(status="retired")
+    )
+    return now
+
+
+def _in_force(v, at: datetime | None):
+    """Condition on version alias ``v``: in force now (``at`` None) or at ``at``."""
+    if at is None:
+        return and_(v.valid_from.is_not(None), v.valid_to.is_(None))
+    return and_(v.valid_from <= at, or_(v.valid_to.is_(None), v.valid_to > at))
+
+
+def units_frame(
+    conn: Connection,
+    *,
+    levels: tuple[str, ...] = LEVELS,
+    at: datetime | None = None,
+    boundary_set_id: int | None = None,
+) -> gpd.GeoDataFrame:
+    """Units in force now (or at ``at``, or of one set) as a GeoDataFrame in EPSG:4326.
+
+    Columns: unit_id, version_id, level, code, name, parent_unit_id, parent_code, geometry.
+    A draft set's parents are looked up in the set first, then on the live map.
+    """
+    v = AdminUnitVersion
+    parent = aliased(AdminUnitVersion)
+    if boundary_set_id is None:
+        where = _in_force(v, at)
+        parent_in_scope = _in_force(parent, at)
+    else:
+        where = v.boundary_set_id == boundary_set_id
+        parent_in_scope = or_(parent.boundary_set_id == boundary_set_id, _in_force(parent, None))
+    stmt = (
+        select(
+            v.unit_id,
+            v.id.label("version_id"),
+            v.level,
+            v.code,
+            v.name,
+            v.parent_unit_id,
+            parent.code.label("parent_code"),
+            gf.ST_AsBinary(v.geom).label("wkb"),
+        )
+        .outerjoin(parent, and_(parent.unit_id == v.parent_unit_id, parent_in_scope))
+        .where(where, v.level.in_(levels))
+        .order_by(v.code)
+    )
+    rows = conn.execute(stmt).mappings().all()
+    columns = [
+        "unit_id",
+        "version_id",
+        "level",
+        "code",
+        "name",
+        "parent_unit_id",
+        "parent_code",
+    ]
+    records = [{k: r[k] for k in columns} for r in rows]
+    geoms = shapely.from_wkb([bytes(r["wkb"]) for r in rows]) if rows else []
+    return gpd.GeoDataFrame(
+        records or None, columns=columns, geometry=list(geoms), crs=f"EPSG:{STORAGE_SRID}"
+    )
+
+
+def live_boundary_version(conn: Connection) -> str:
+    """A token that changes whenever the live map changes (for caches and indexes)."""
+    row = conn.execute(
+        select(
+            func.count(), func.max(AdminUnitVersion.id), func.max(AdminUnitVersion.valid_from)
+        ).where(_in_force(AdminUnitVersion, None))
+    ).one()
+    return f"{row[0]}-{row[1]}-{row[2].timestamp() if row[2] else 0}"
+
+
+def live_units_subquery():
+    """The live versions, as a subquery (for counts and joins)."""
+    return select(AdminUnitVersion.id).where(_in_force(AdminUnitVersion, None)).subquery()
+
+
+def set_status(conn: Connection, set_id: int) -> str | None:
+    """draft, active or retired; None when the set does not exist."""
+    return conn.execute(select(BoundarySet.status).where(BoundarySet.id == set_id)).scalar()

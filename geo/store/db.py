@@ -1,0 +1,13 @@
+"""Engine creation: the one place that turns settings into a database connection."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine
+
+from geo.settings import Settings
+
+
+def make_engine(settings: Settings, database: str | None = None, **kwargs) -> Engine:
+    """A pooled engine for the configured PostGIS (project-local cluster by default)."""
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(settings.sqlalchemy_url(database), **kwargs)

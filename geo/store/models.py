@@ -1,0 +1,327 @@
+"""Database tables (SQLAlchemy 2 + GeoAlchemy2). Schema changes go through Alembic.
+
+Boundaries are versioned the way MapIt does it: a ``boundary_set`` is imported as a
+draft and activated as a separate step. A unit (``admin_unit``) keeps its stable id
+forever; each of its shapes and attribute sets is an ``admin_unit_version`` row with
+``valid_from``/``valid_to``. A version with ``valid_from IS NULL`` belongs to a draft
+and is not in force; the live map is the versions with ``valid_from`` set and
+``valid_to IS NULL``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from geo.settings import STORAGE_SRID
+
+LEVELS = ("district", "street", "community", "grid")
+SPECIAL_GRID_KINDS = (
+    "school",
+    "hospital",
+    "industrial_park",
+    "market",
+    "enterprise",
+    "scenic",
+    "campus",
+    "other",
+)
+MANAGEMENT_TYPES = ("property_company", "unit", "self_governed", "unowned")
+INCIDENT_SOURCES = ("grid_worker", "hotline_12345", "camera", "patrol", "citizen", "other")
+INCIDENT_STATUSES = ("open", "assigned", "escalated", "closed")
+WORKER_ROLES = ("worker", "leader", "volunteer", "patroller")
+PATROL_MODES = ("foot", "bicycle", "vehicle")
+BOUNDARY_SET_STATUSES = ("draft", "active", "retired")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _geom_checks(column: str, types: tuple[str, ...]) -> list[CheckConstraint]:
+    """Valid, non-empty geometries of the storage SRID and the allowed types only."""
+    return [
+        CheckConstraint(f"ST_IsValid({column})", name=f"{column}_valid"),
+        CheckConstraint(f"NOT ST_IsEmpty({column})", name=f"{column}_not_empty"),
+        CheckConstraint(f"ST_SRID({column}) = {STORAGE_SRID}", name=f"{column}_srid"),
+        CheckConstraint(_in(f"GeometryType({column})", types), name=f"{column}_type"),
+    ]
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class BoundarySet(Base):
+    """One imported set of boundaries; drafts become live only when activated."""
+
+    __tablename__ = "boundary_set"
+    __table_args__ = (CheckConstraint(_in("status", BOUNDARY_SET_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="draft")
+    source: Mapped[str | None] = mapped_column(Text)
+    checksum: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AdminUnit(Base):
+    """Stable identity of a district, street, community or grid across its versions."""
+
+    __tablename__ = "admin_unit"
+    __table_args__ = (CheckConstraint(_in("level", LEVELS), name="level"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    level: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AdminUnitVersion(Base):
+    """One shape and attribute set of a unit, in force from valid_from to valid_to."""
+
+    __tablename__ = "admin_unit_version"
+    __table_args__ = (
+        *_geom_checks("geom", ("MULTIPOLYGON",)),
+        CheckConstraint(_in("level", LEVELS), name="level"),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="period"),
+        CheckConstraint("valid_from IS NOT NULL OR valid_to IS NULL", name="draft_open"),
+        Index(
+            "uq_admin_unit_version_live_code",
+            "code",
+            unique=True,
+            postgresql_where=text("valid_from IS NOT NULL AND valid_to IS NULL"),
+        ),
+        Index(
+            "uq_admin_unit_version_live_unit",
+            "unit_id",
+            unique=True,
+            postgresql_where=text("valid_from IS NOT NULL AND valid_to IS NULL"),
+        ),
+        UniqueConstraint("boundary_set_id", "code"),
+        Index("ix_admin_unit_version_geom", "geom", postgresql_using="gist"),
+        Index("ix_admin_unit_version_unit_id", "unit_id"),
+        Index("ix_admin_unit_version_parent_unit_id", "parent_unit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("admin_unit.id"))
+    boundary_set_id: Mapped[int] = mapped_column(ForeignKey("boundary_set.id"))
+    level: Mapped[str] = mapped_column(Text)
+    code: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    parent_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
+    geom = mapped_column(
+        Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False), nullable=False
+    )
+    valid_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    author: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    attrs: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+
+
+class SpecialGrid(Base):
+    """A specialised grid (school, hospital, park…) with its own responsible unit."""
+
+    __tablename__ = "special_grid"
+    __table_args__ = (
+        *_geom_checks("geom", ("MULTIPOLYGON",)),
+        CheckConstraint(_in("kind", SPECIAL_GRID_KINDS), name="kind"),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="period"),
+        Index(
+            "uq_special_grid_live_code",
+            "code",
+            unique=True,
+            postgresql_where=text("valid_to IS NULL"),
+        ),
+        Index("ix_special_grid_geom", "geom", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    responsible_unit: Mapped[str] = mapped_column(Text)
+    contact_name: Mapped[str | None] = mapped_column(Text)
+    contact_phone: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(
+        Geometry("MULTIPOLYGON", srid=STORAGE_SRID, spatial_index=False), nullable=False
+    )
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    author: Mapped[str] = mapped_column(Text, server_default="system")
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class GridWorker(Base):
+    """A grid worker, grid leader, volunteer or patroller. Contacts are personal data."""
+
+    __tablename__ = "grid_worker"
+    __table_args__ = (CheckConstraint(_in("role", WORKER_ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    worker_code: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(Text)
+
+
+class GridAssignment(Base):
+    """Who serves which unit (a worker a grid, a leader a community), over time."""
+
+    __tablename__ = "grid_assignment"
+    __table_args__ = (
+        CheckConstraint(_in("role", WORKER_ROLES), name="role"),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="period"),
+        Index(
+            "uq_grid_assignment_live",
+            "worker_id",
+            "unit_id",
+            "role",
+            unique=True,
+            postgresql_where=text("valid_to IS NULL"),
+        ),
+        Index("ix_grid_assignment_unit_id", "unit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("grid_worker.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("admin_unit.id"))
+    role: Mapped[str] = mapped_column(Text)
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Compound(Base):
+    """A residential compound (楼院/小区), polygon or point, and how it is managed."""
+
+    __tablename__ = "compound"
+    __table_args__ = (
+        *_geom_checks("geom", ("POLYGON", "MULTIPOLYGON", "POINT")),
+        CheckConstraint(_in("management_type", MANAGEMENT_TYPES), name="management_type"),
+        CheckConstraint("households IS NULL OR households >= 0", name="households"),
+        CheckConstraint("buildings IS NULL OR buildings >= 0", name="buildings"),
+        CheckConstraint("year_built IS NULL OR year_built BETWEEN 1800 AND 2100", name="year"),
+        Index("ix_compound_geom", "geom", postgresql_using="gist"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_key: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    households: Mapped[int | None] = mapped_column(Integer)
+    buildings: Mapped[int | None] = mapped_column(Integer)
+    year_built: Mapped[int | None] = mapped_column(Integer)
+    management_type: Mapped[str] = mapped_column(Text)
+    governance_status: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(
+        Geometry("GEOMETRY", srid=STORAGE_SRID, spatial_index=False), nullable=False
+    )
+
+
+class Incident(Base):
+    """A reported case with its H3 cell and the units responsible at intake."""
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        *_geom_checks("geom", ("POINT",)),
+        CheckConstraint(_in("source", INCIDENT_SOURCES), name="source"),
+        CheckConstraint(_in("status", INCIDENT_STATUSES), name="status"),
+        CheckConstraint(_in("level", LEVELS), name="level"),
+        UniqueConstraint("source", "external_id"),
+        Index("ix_incident_geom", "geom", postgresql_using="gist"),
+        Index("ix_incident_reported_at", "reported_at"),
+        Index("ix_incident_h3_cell", "h3_cell"),
+        Index("ix_incident_grid_unit_id", "grid_unit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    external_id: Mapped[str] = mapped_column(Text)
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    category: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="open")
+    level: Mapped[str] = mapped_column(Text, server_default="grid")
+    description: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(Geometry("POINT", srid=STORAGE_SRID, spatial_index=False), nullable=False)
+    h3_cell: Mapped[int] = mapped_column(BigInteger)
+    grid_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
+    community_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
+    street_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
+    district_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PatrolTrack(Base):
+    """One cleaned patrol track of one worker."""
+
+    __tablename__ = "patrol_track"
+    __table_args__ = (
+        *_geom_checks("geom", ("LINESTRING",)),
+        CheckConstraint(_in("mode", PATROL_MODES), name="mode"),
+        CheckConstraint("ended_at >= started_at", name="period"),
+        Index("ix_patrol_track_geom", "geom", postgresql_using="gist"),
+        Index("ix_patrol_track_worker_id_started_at", "worker_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("grid_worker.id"))
+    mode: Mapped[str] = mapped_column(Text, server_default="foot")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    point_count: Mapped[int] = mapped_column(Integer)
+    # Hash of the cleaned fixes: re-uploading the same track changes nothing.
+    checksum: Mapped[str] = mapped_column(Text, unique=True)
+    geom = mapped_column(
+        Geometry("LINESTRING", srid=STORAGE_SRID, spatial_index=False), nullable=False
+    )
+
+
+class PatrolVisit(Base):
+    """Per H3 cell, day and worker: when the cell was first/last seen and how often."""
+
+    __tablename__ = "patrol_visit"
+    __table_args__ = (
+        PrimaryKeyConstraint("h3_cell", "day", "worker_id"),
+        CheckConstraint("pass_count > 0", name="pass_count"),
+        CheckConstraint("last_seen >= first_seen", name="period"),
+        Index("ix_patrol_visit_grid_unit_id_day", "grid_unit_id", "day"),
+    )
+
+    h3_cell: Mapped[int] = mapped_column(BigInteger)
+    day: Mapped[date] = mapped_column(Date)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("grid_worker.id"))
+    grid_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    pass_count: Mapped[int] = mapped_column(Integer)

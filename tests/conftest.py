@@ -1,0 +1,155 @@
+"""Shared fixtures: a real PostGIS (the project-local cluster), the sample district
+loaded into a test database, the app in-process and as a real server on loopback.
+
+The test database ``gridmap_test`` is dropped and created afresh each session, so a
+run never depends on what an earlier run or `make demo` left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from geo.settings import PROJECT_ROOT, Settings
+from geo.store import migrate
+from geo.store.cluster import LocalCluster, drop_database, ensure_database
+from geo.store.db import make_engine
+
+TEST_DB = "gridmap_test"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "db_engine" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture(scope="session")
+def test_settings(tmp_path_factory) -> Settings:
+    # Tests always use the project-local cluster, never GRIDMAP_DATABASE_URL.
+    return Settings(
+        database_url=None,
+        pg_database=TEST_DB,
+        data_dir=tmp_path_factory.mktemp("sample"),
+        refresh_seconds=0.5,
+    )
+
+
+@pytest.fixture(scope="session")
+def cluster(test_settings) -> LocalCluster:
+    c = LocalCluster(test_settings.model_copy(update={"pg_database": "gridmap"}))
+    c.up(log=lambda *_: None)
+    return c
+
+
+@pytest.fixture(scope="session")
+def db_url(cluster, test_settings) -> str:
+    drop_database(cluster.admin_dsn(), TEST_DB)
+    ensure_database(cluster.admin_dsn(), TEST_DB, test_settings.pg_user)
+    url = test_settings.sqlalchemy_url()
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def db_engine(db_url, test_settings):
+    engine = make_engine(test_settings)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sample():
+    """The sample district in memory: the independent reference for DB/API answers."""
+    from boundaries.sample import generate_sample_district
+
+    return generate_sample_district(Settings().sample_seed)
+
+
+@pytest.fixture(scope="session")
+def loaded(db_engine, test_settings):
+    """The test database with the sample district loaded through `load_sample`."""
+    from boundaries.sample_load import load_sample
+
+    return load_sample(db_engine, test_settings, step=lambda *_: None)
+
+
+@pytest.fixture()
+def conn(db_engine):
+    """A connection inside a transaction that is rolled back after the test."""
+    with db_engine.connect() as connection:
+        trans = connection.begin()
+        try:
+            yield connection
+        finally:
+            trans.rollback()
+
+
+@pytest.fixture(scope="session")
+def client(loaded, test_settings):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app(test_settings)) as c:
+        yield c
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(loaded, test_settings, tmp_path_factory):
+    """The real service under uvicorn on a loopback port, in its own process."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}
+    env.update(
+        GRIDMAP_PG_DATABASE=TEST_DB,
+        GRIDMAP_PG_PORT=str(test_settings.pg_port),
+        GRIDMAP_PG_DIR=str(test_settings.pg_dir),
+    )
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start:\n{Path(log).read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
