@@ -9,7 +9,6 @@ nothing (every step is keyed).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,7 +139,7 @@ def _load_incidents(conn, path: Path, locator: GridLocator, settings: Settings) 
                 "category": r.category,
                 "status": r.status,
                 "level": "grid",
-                "geom": f"SRID={STORAGE_SRID};POINT({lon[i]!r} {lat[i]!r})",
+                "geom": f"SRID={STORAGE_SRID};POINT({float(lon[i])!r} {float(lat[i])!r})",
                 "h3_cell": int(cells[i]),
                 "grid_unit_id": ids[0],
                 "community_unit_id": ids[1],
@@ -153,51 +152,41 @@ def _load_incidents(conn, path: Path, locator: GridLocator, settings: Settings) 
 
 def _load_patrols(conn, pings, worker_ids, locator, settings):
     pings = pings.assign(time=pd.to_datetime(pings["time"], utc=True))
-    dropped: dict[str, int] = {}
-    new_tracks = 0
-    for code, fixes in pings.groupby("worker_id", sort=True):
-        if code not in worker_ids:
-            continue  # a patroller not in the register; issue 5 reports these
-        clean, report = patrol.clean_fixes(fixes[["time", "lon", "lat", "accuracy"]])
-        for k, v in report.dropped.items():
-            dropped[k] = dropped.get(k, 0) + v
-        for part in patrol.split_tracks(clean):
-            coords = part[["lon", "lat"]].to_numpy()
-            digest = hashlib.sha256(
-                code.encode() + patrol.epoch_seconds(part["time"]).tobytes() + coords.tobytes()
-            ).hexdigest()
-            track_id = activity.insert_track(
-                conn,
+    known = pings["worker_id"].isin(worker_ids)  # unregistered patrollers: issue 5
+    batch = patrol.build_tracks(pings[known], settings.h3_patrol_res)
+    new = activity.insert_tracks(
+        conn,
+        [
+            {
+                "worker_id": worker_ids[t["worker_code"]],
+                "mode": "foot",
+                "started_at": t["started_at"].to_pydatetime(),
+                "ended_at": t["ended_at"].to_pydatetime(),
+                "point_count": t["point_count"],
+                "checksum": t["checksum"],
+                "geom": _ewkt(shapely.LineString(t["coords"])),
+            }
+            for t in batch.tracks
+        ],
+    )
+    # Visits only from tracks stored just now: a re-upload adds no passes.
+    visits = patrol.visits_by_worker(batch.passes[batch.passes["checksum"].isin(new)])
+    if not visits.empty:
+        centres = np.array([h3cells.cell_center(c) for c in visits["cell"]])
+        grid_ids = locator.chain_ids(locator.locate_many(centres[:, 0], centres[:, 1]))[:, 0]
+        activity.add_visits(
+            conn,
+            [
                 {
-                    "worker_id": worker_ids[code],
-                    "mode": "foot",
-                    "started_at": part["time"].iloc[0].to_pydatetime(),
-                    "ended_at": part["time"].iloc[-1].to_pydatetime(),
-                    "point_count": len(part),
-                    "checksum": digest,
-                    "geom": _ewkt(shapely.LineString(coords)),
-                },
-            )
-            if track_id is None:
-                continue
-            new_tracks += 1
-            visits = patrol.visits_from_passes(patrol.path_cells(part, settings.h3_patrol_res))
-            centres = np.array([h3cells.cell_center(c) for c in visits["cell"]])
-            grid_rows = locator.locate_many(centres[:, 0], centres[:, 1])
-            grid_ids = locator.chain_ids(grid_rows)[:, 0]
-            activity.add_visits(
-                conn,
-                [
-                    {
-                        "h3_cell": int(v.cell),
-                        "day": v.day,
-                        "worker_id": worker_ids[code],
-                        "grid_unit_id": int(g) if g >= 0 else None,
-                        "first_seen": v.first_seen.to_pydatetime(),
-                        "last_seen": v.last_seen.to_pydatetime(),
-                        "pass_count": int(v.pass_count),
-                    }
-                    for v, g in zip(visits.itertuples(), grid_ids, strict=True)
-                ],
-            )
-    return new_tracks, dropped
+                    "h3_cell": int(v.cell),
+                    "day": v.day,
+                    "worker_id": worker_ids[v.worker_code],
+                    "grid_unit_id": int(g) if g >= 0 else None,
+                    "first_seen": v.first_seen.to_pydatetime(),
+                    "last_seen": v.last_seen.to_pydatetime(),
+                    "pass_count": int(v.pass_count),
+                }
+                for v, g in zip(visits.itertuples(), grid_ids, strict=True)
+            ],
+        )
+    return len(new), batch.report.dropped
