@@ -8,6 +8,8 @@ skips no res-10 cell.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,7 +82,9 @@ def split_tracks(fixes: pd.DataFrame, gap_s: float = SPLIT_GAP_S) -> list[pd.Dat
         return []
     t = epoch_seconds(fixes["time"])
     breaks = np.flatnonzero(np.diff(t) > gap_s) + 1
-    return [part for part in np.split(fixes, breaks) if len(part) >= 2]
+    bounds = [0, *breaks.tolist(), len(fixes)]
+    parts = [fixes.iloc[a:b] for a, b in itertools.pairwise(bounds)]
+    return [p.reset_index(drop=True) for p in parts if len(p) >= 2]
 
 
 def path_cells(fixes: pd.DataFrame, res: int) -> pd.DataFrame:
@@ -104,17 +108,72 @@ def path_cells(fixes: pd.DataFrame, res: int) -> pd.DataFrame:
     cells = h3cells.cells_of(x, y, res)
     run_start = np.r_[True, cells[1:] != cells[:-1]]
     return pd.DataFrame(
-        {"cell": cells[run_start], "time": pd.to_datetime(tt[run_start], unit="s", utc=True)}
+        {
+            "cell": cells[run_start],
+            "time": pd.to_datetime(np.round(tt[run_start], 6), unit="s", utc=True).as_unit("us"),
+        }
     )
 
 
-def visits_from_passes(passes: pd.DataFrame, tz: str = "Asia/Shanghai") -> pd.DataFrame:
-    """Aggregate passes (cell, time) to visits per cell and local day."""
+def track_checksum(worker_code: str, fixes: pd.DataFrame) -> str:
+    """Identity of a cleaned track: the same fixes of the same worker hash the same."""
+    h = hashlib.sha256(worker_code.encode())
+    h.update(np.round(epoch_seconds(fixes["time"]), 3).tobytes())
+    h.update(np.round(fixes[["lon", "lat"]].to_numpy(dtype=float), 7).tobytes())
+    return h.hexdigest()
+
+
+@dataclass
+class TrackBatch:
+    """Cleaned tracks of many workers and the H3 passes along each."""
+
+    tracks: list[dict]  # worker_code, started_at, ended_at, point_count, checksum, coords
+    passes: pd.DataFrame  # checksum, worker_code, cell, time
+    report: CleanReport
+
+
+def build_tracks(pings: pd.DataFrame, res: int, mode: str = "foot") -> TrackBatch:
+    """Clean, split and cell every worker's pings (columns worker_id, time, lon, lat,
+    accuracy). Pure: nothing is stored here."""
+    report = CleanReport()
+    tracks: list[dict] = []
+    passes: list[pd.DataFrame] = []
+    for code, fixes in pings.groupby("worker_id", sort=True):
+        clean, rep = clean_fixes(fixes, mode)
+        report.kept += rep.kept
+        for k, v in rep.dropped.items():
+            report.dropped[k] = report.dropped.get(k, 0) + v
+        for part in split_tracks(clean):
+            digest = track_checksum(str(code), part)
+            tracks.append(
+                {
+                    "worker_code": str(code),
+                    "started_at": part["time"].iloc[0],
+                    "ended_at": part["time"].iloc[-1],
+                    "point_count": len(part),
+                    "checksum": digest,
+                    "coords": part[["lon", "lat"]].to_numpy(dtype=float),
+                }
+            )
+            cells = path_cells(part, res)
+            passes.append(cells.assign(checksum=digest, worker_code=str(code)))
+    all_passes = (
+        pd.concat(passes, ignore_index=True)
+        if passes
+        else pd.DataFrame(columns=["cell", "time", "checksum", "worker_code"])
+    )
+    return TrackBatch(tracks, all_passes, report)
+
+
+def visits_by_worker(passes: pd.DataFrame, tz: str = "Asia/Shanghai") -> pd.DataFrame:
+    """Visits per (worker_code, cell, local day): first/last seen and number of passes."""
     if passes.empty:
-        return pd.DataFrame(columns=["cell", "day", "first_seen", "last_seen", "pass_count"])
+        return pd.DataFrame(
+            columns=["worker_code", "cell", "day", "first_seen", "last_seen", "pass_count"]
+        )
     local_day = passes["time"].dt.tz_convert(tz).dt.date
     return (
         passes.assign(day=local_day)
-        .groupby(["cell", "day"], as_index=False)
+        .groupby(["worker_code", "cell", "day"], as_index=False)
         .agg(first_seen=("time", "min"), last_seen=("time", "max"), pass_count=("time", "size"))
     )

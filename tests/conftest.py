@@ -1,8 +1,9 @@
 """Shared fixtures: a real PostGIS (the project-local cluster), the sample district
 loaded into a test database, the app in-process and as a real server on loopback.
 
-The test database ``gridmap_test`` is dropped and created afresh each session, so a
-run never depends on what an earlier run or `make demo` left behind.
+Each session gets its own database ``gridmap_test_<pid>``, created afresh and dropped
+at the end, so a run never depends on what an earlier run or `make demo` left behind
+and two runs at once do not disturb each other.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from geo.store import migrate
 from geo.store.cluster import LocalCluster, drop_database, ensure_database
 from geo.store.db import make_engine
 
-TEST_DB = "gridmap_test"
+TEST_DB = f"gridmap_test_{os.getpid()}"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -49,20 +50,37 @@ def cluster(test_settings) -> LocalCluster:
     return c
 
 
+def _drop_stale_test_databases(admin_dsn: str) -> None:
+    """Drop test databases of runs that died before their teardown."""
+    import psycopg
+
+    pattern = "^gridmap_test(_migrations)?_[0-9]+$"
+    with psycopg.connect(admin_dsn, autocommit=True) as c:
+        names = [
+            r[0]
+            for r in c.execute("SELECT datname FROM pg_database WHERE datname ~ %s", (pattern,))
+        ]
+    for name in names:
+        pid = int(name.rsplit("_", 1)[1])
+        if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
+            drop_database(admin_dsn, name)
+
+
 @pytest.fixture(scope="session")
-def db_url(cluster, test_settings) -> str:
-    drop_database(cluster.admin_dsn(), TEST_DB)
+def db_url(cluster, test_settings):
+    _drop_stale_test_databases(cluster.admin_dsn())
     ensure_database(cluster.admin_dsn(), TEST_DB, test_settings.pg_user)
     url = test_settings.sqlalchemy_url()
     migrate.upgrade(url)
-    return url
+    yield url
+    drop_database(cluster.admin_dsn(), TEST_DB)
 
 
 @pytest.fixture(scope="session")
 def db_engine(db_url, test_settings):
     engine = make_engine(test_settings)
     yield engine
-    engine.dispose()
+    engine.dispose()  # before db_url's teardown drops the database
 
 
 @pytest.fixture(scope="session")

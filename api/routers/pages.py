@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from geo.store import boundaries as bstore
 
 from api.deps import State
-from web_map.assets import swagger_ui_urls
+from web_map.assets import OFFLINE_SWAGGER_UI_PARAMETERS, swagger_ui_urls
 from web_map.overview import build_overview_map
 
 router = APIRouter(include_in_schema=False)
@@ -43,11 +43,9 @@ def overview(
 
 @router.get("/docs", response_class=HTMLResponse)
 def docs(request: Request) -> HTMLResponse:
-    urls = swagger_ui_urls(STATIC_URL)
     return get_swagger_ui_html(
         openapi_url=request.app.openapi_url,
         title="网格地图服务 API / Grid map API",
-        swagger_js_url=urls["js"],
-        swagger_css_url=urls["css"],
-        swagger_favicon_url=urls["favicon"],
+        swagger_ui_parameters=OFFLINE_SWAGGER_UI_PARAMETERS,
+        **swagger_ui_urls(STATIC_URL),
     )

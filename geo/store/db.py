@@ -10,4 +10,6 @@ from geo.settings import Settings
 def make_engine(settings: Settings, database: str | None = None, **kwargs) -> Engine:
     """A pooled engine for the configured PostGIS (project-local cluster by default)."""
     kwargs.setdefault("pool_pre_ping", True)
+    # Errors must not echo row values: they carry personal data (phones, names).
+    kwargs.setdefault("hide_parameters", True)
     return create_engine(settings.sqlalchemy_url(database), **kwargs)

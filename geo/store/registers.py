@@ -31,7 +31,7 @@ def upsert_workers(conn: Connection, workers: pd.DataFrame) -> dict[str, int]:
         for r in workers.itertuples()
     ]
     if rows:
-        stmt = insert(GridWorker).values(rows)
+        stmt = insert(GridWorker)
         stmt = stmt.on_conflict_do_update(
             index_elements=[GridWorker.worker_code],
             set_={
@@ -40,7 +40,7 @@ def upsert_workers(conn: Connection, workers: pd.DataFrame) -> dict[str, int]:
                 "phone": stmt.excluded.phone,
             },
         )
-        conn.execute(stmt)
+        conn.execute(stmt, rows)
     return dict(conn.execute(select(GridWorker.worker_code, GridWorker.id)).all())
 
 
@@ -50,12 +50,12 @@ def assign_workers(conn: Connection, assignments: list[dict]) -> int:
         return 0
     stmt = (
         insert(GridAssignment)
-        .values(assignments)
         .on_conflict_do_nothing(
             index_elements=["worker_id", "unit_id", "role"], index_where=text("valid_to IS NULL")
         )
+        .returning(GridAssignment.id)  # rowcount is not reliable for batched inserts
     )
-    return conn.execute(stmt).rowcount
+    return len(conn.execute(stmt, assignments).all())
 
 
 def upsert_compounds(conn: Connection, compounds: gpd.GeoDataFrame) -> int:
@@ -79,12 +79,12 @@ def upsert_compounds(conn: Connection, compounds: gpd.GeoDataFrame) -> int:
         rows.append(row)
     if not rows:
         return 0
-    stmt = insert(Compound).values(rows)
+    stmt = insert(Compound)
     stmt = stmt.on_conflict_do_update(
         index_elements=[Compound.source_key],
         set_={c: getattr(stmt.excluded, c) for c in [*cols, "geom"]},
-    )
-    return conn.execute(stmt).rowcount
+    ).returning(Compound.id)
+    return len(conn.execute(stmt, rows).all())
 
 
 def upsert_special_grids(conn: Connection, grids: gpd.GeoDataFrame, author: str) -> int:
@@ -106,10 +106,10 @@ def upsert_special_grids(conn: Connection, grids: gpd.GeoDataFrame, author: str)
         return 0
     stmt = (
         insert(SpecialGrid)
-        .values(rows)
         .on_conflict_do_nothing(index_elements=["code"], index_where=text("valid_to IS NULL"))
+        .returning(SpecialGrid.id)
     )
-    return conn.execute(stmt).rowcount
+    return len(conn.execute(stmt, rows).all())
 
 
 def live_people(conn: Connection) -> pd.DataFrame:

@@ -48,7 +48,7 @@ def test_visits_count_passes_per_day():
     day1 = _walk(10)
     back = day1.iloc[::-1].assign(time=day1["time"] + pd.Timedelta(minutes=10))
     passes = patrol.path_cells(pd.concat([day1, back], ignore_index=True), 10)
-    visits = patrol.visits_from_passes(passes)
+    visits = patrol.visits_by_worker(passes.assign(worker_code="W1"))
     # Cells walked out and back were passed twice; the turning-point cell once.
     assert visits["pass_count"].max() == 2
     assert set(visits["day"].astype(str)) == {"2026-10-01"}

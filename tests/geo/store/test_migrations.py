@@ -1,5 +1,7 @@
 """Alembic upgrade/downgrade on an empty database, and the schema's own guards."""
 
+import os
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +25,7 @@ EXPECTED_TABLES = {
 
 @pytest.fixture()
 def empty_db(cluster, test_settings):
-    name = "gridmap_test_migrations"
+    name = f"gridmap_test_migrations_{os.getpid()}"
     drop_database(cluster.admin_dsn(), name)
     ensure_database(cluster.admin_dsn(), name, test_settings.pg_user)
     yield test_settings.sqlalchemy_url(name)

@@ -1,0 +1,167 @@
+"""Reverse geocoding against independent answers: shapely on the generator's own
+polygons, and PostGIS ST_Covers on the stored ones."""
+
+import numpy as np
+import pytest
+import shapely
+import sqlalchemy as sa
+
+from geo import crs
+
+N = 10_000
+
+
+def _expected_codes(grids, lon, lat):
+    """Per point, the sorted codes of every grid that covers it (shapely STRtree)."""
+    tree = shapely.STRtree(grids.geometry.values)
+    pts = shapely.points(lon, lat)
+    pi, gi = tree.query(pts, predicate="covered_by")
+    codes = grids["code"].to_numpy()
+    out = [[] for _ in range(len(pts))]
+    for p, g in zip(pi, gi, strict=True):
+        out[p].append(codes[g])
+    return [sorted(c) for c in out]
+
+
+@pytest.fixture(scope="module")
+def random_points(sample):
+    rng = np.random.default_rng(20261123)
+    minx, miny, maxx, maxy = sample.district.total_bounds
+    pad = 0.01  # some points fall outside the district on purpose
+    lon = rng.uniform(minx - pad, maxx + pad, N)
+    lat = rng.uniform(miny - pad, maxy + pad, N)
+    return lon, lat
+
+
+def _answers(client_app_state, lon, lat):
+    geocoder = client_app_state.geocoder
+    rows = geocoder.locator.locate_many(lon, lat)
+    codes = geocoder.locator.grids["code"].to_numpy()
+    return [codes[r] if r >= 0 else None for r in rows]
+
+
+def test_10000_random_points_agree_with_shapely(client, sample, random_points):
+    lon, lat = random_points
+    expected = _expected_codes(sample.grids, lon, lat)
+    got = _answers(client.app.state.service, lon, lat)
+    want = [c[0] if c else None for c in expected]
+    assert sum(w is None for w in want) > 100  # the test does exercise "outside"
+    assert got == want
+
+
+def test_10000_random_points_agree_with_postgis(client, conn, random_points):
+    lon, lat = random_points
+    rows = conn.execute(
+        sa.text(
+            """
+            SELECT p.i, min(v.code) FROM unnest(:lon, :lat) WITH ORDINALITY AS p(x, y, i)
+            LEFT JOIN admin_unit_version v
+              ON v.level = 'grid' AND v.valid_from IS NOT NULL AND v.valid_to IS NULL
+             AND ST_Covers(v.geom, ST_SetSRID(ST_MakePoint(p.x, p.y), 4326))
+            GROUP BY p.i ORDER BY p.i
+            """
+        ),
+        {"lon": lon.tolist(), "lat": lat.tolist()},
+    ).all()
+    assert [r[1] for r in rows] == _answers(client.app.state.service, lon, lat)
+
+
+def test_points_on_shared_borders_and_vertices(client, sample):
+    # Vertices and edge midpoints of 50 grids: each lies on a border shared with a
+    # neighbour (or on the district's edge). The rule: the smallest covering code.
+    coords = []
+    for geom in sample.grids.geometry.values[::12]:
+        ring = np.asarray(geom.geoms[0].exterior.coords)
+        coords.append(ring[:-1])
+        coords.append((ring[:-1] + ring[1:]) / 2)
+    pts = np.vstack(coords)
+    expected = _expected_codes(sample.grids, pts[:, 0], pts[:, 1])
+    assert sum(len(c) > 1 for c in expected) > 50  # many really are shared
+    got = _answers(client.app.state.service, pts[:, 0], pts[:, 1])
+    assert got == [c[0] if c else None for c in expected]
+    # Same answer through HTTP, every time.
+    x, y = pts[0]
+    codes = {
+        client.get("/v1/geocode/reverse", params={"lon": x, "lat": y}).json()["grid"]["code"]
+        for _ in range(3)
+    }
+    assert codes == {expected[0][0]}
+
+
+def test_http_answers_the_whole_chain(client, sample, random_points):
+    lon, lat = random_points
+    expected = _expected_codes(sample.grids, lon[:300], lat[:300])
+    parents = dict(zip(sample.grids["code"], sample.grids["parent_code"], strict=True))
+    comm_parent = dict(
+        zip(sample.communities["code"], sample.communities["parent_code"], strict=True)
+    )
+    for x, y, codes in zip(lon[:300], lat[:300], expected, strict=True):
+        r = client.get("/v1/geocode/reverse", params={"lon": x, "lat": y, "crs": "wgs84"})
+        if not codes:
+            assert r.status_code == 404
+            assert r.headers["content-type"] == "application/problem+json"
+            assert "outside" in r.json()["detail"] and r.json()["detail_zh"]
+            continue
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        body = r.json()
+        assert body["grid"]["code"] == codes[0]
+        assert body["community"]["code"] == parents[codes[0]]
+        assert body["street"]["code"] == comm_parent[parents[codes[0]]]
+        assert body["district"]["code"] == sample.district["code"].iloc[0]
+        assert body["location"]["crs"] == "wgs84" and body["query"]["crs"] == "wgs84"
+
+
+def test_gcj02_and_bd09_input_find_the_same_grid(client, sample):
+    p = sample.grids.geometry.iloc[100].representative_point()
+    want = client.get("/v1/geocode/reverse", params={"lon": p.x, "lat": p.y}).json()
+    for name in ("gcj02", "bd09"):
+        x, y = (float(v) for v in crs.from_wgs84(p.x, p.y, name))
+        body = client.get("/v1/geocode/reverse", params={"lon": x, "lat": y, "crs": name}).json()
+        assert body["grid"] == want["grid"]
+        assert abs(body["location"]["lon"] - p.x) < 1e-8
+        # The same numbers read as WGS-84 land ~500 m away: a different grid or none.
+    gx, gy = (float(v) for v in crs.from_wgs84(p.x, p.y, "gcj02"))
+    wrong = client.get("/v1/geocode/reverse", params={"lon": gx, "lat": gy, "crs": "wgs84"})
+    assert wrong.status_code == 404 or wrong.json()["grid"] != want["grid"]
+
+
+def test_worker_is_returned_with_a_masked_phone(client, sample):
+    workers = sample.workers[sample.workers["role"] == "worker"]
+    row = workers.iloc[0]
+    grid = sample.grids[sample.grids["code"] == row["grid_code"]].geometry.iloc[0]
+    p = grid.representative_point()
+    body = client.get("/v1/geocode/reverse", params={"lon": p.x, "lat": p.y}).json()
+    got = body["grid_workers"]
+    assert [w["worker_code"] for w in got] == [row["worker_id"]]
+    phone = str(row["phone"])
+    assert got[0]["phone"] == phone[:3] + "****" + phone[-4:]
+    assert body["grid_leaders"] and body["grid_leaders"][0]["role"] == "leader"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"lon": "abc", "lat": 35.3},
+        {"lat": 35.3},
+        {"lon": 113.9, "lat": 35.3, "crs": "mars"},
+        {"lon": 200, "lat": 35.3},
+    ],
+)
+def test_bad_input_gets_problem_json(client, params):
+    r = client.get("/v1/geocode/reverse", params=params)
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["status"] == 422 and body["detail"] and body["detail_zh"] and body["errors"]
+
+
+def test_health_reports_database_and_index(client, sample):
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["database"] == "ok" and body["postgis"].startswith("3.")
+    assert body["grids_indexed"] == len(sample.grids)
+    n_units = (
+        len(sample.district) + len(sample.streets) + len(sample.communities) + len(sample.grids)
+    )
+    assert body["live_units"] == n_units
