@@ -15,6 +15,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Storage CRS of every geometry column (WGS-84 lon/lat).
 STORAGE_SRID = 4326
+DEFAULT_PG_PORT = 55432
 
 
 class Settings(BaseSettings):
@@ -26,7 +27,11 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of an existing PostGIS. Unset: the project-local cluster.",
     )
-    pg_port: int = Field(default=55432, description="Port of the project-local PostGIS cluster.")
+    pg_port: int | None = Field(
+        default=None,
+        description="Port of the project-local PostGIS cluster. Unset: the port `gridmap db "
+        "up` chose and recorded in <pg_dir>/port (55432 unless that was taken).",
+    )
     pg_dir: Path = Field(
         default=PROJECT_ROOT / "var" / "pg",
         description="Folder of the project-local PostGIS cluster (git-ignored).",
@@ -52,9 +57,18 @@ class Settings(BaseSettings):
         default=None, description="Intranet XYZ tile URL for a basemap; unset: no basemap."
     )
 
+    def local_pg_port(self) -> int:
+        """The local cluster's port: explicit setting, else the recorded one, else default."""
+        if self.pg_port:
+            return self.pg_port
+        try:
+            return int((Path(self.pg_dir) / "port").read_text().strip())
+        except (OSError, ValueError):
+            return DEFAULT_PG_PORT
+
     def sqlalchemy_url(self, database: str | None = None) -> str:
         """The URL to connect to: ``database_url`` or the project-local cluster's."""
         if self.database_url:
             return self.database_url
         db = database or self.pg_database
-        return f"postgresql+psycopg://{self.pg_user}@127.0.0.1:{self.pg_port}/{db}"
+        return f"postgresql+psycopg://{self.pg_user}@127.0.0.1:{self.local_pg_port()}/{db}"

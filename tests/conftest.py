@@ -133,7 +133,7 @@ def live_server(loaded, test_settings, tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}
     env.update(
         GRIDMAP_PG_DATABASE=TEST_DB,
-        GRIDMAP_PG_PORT=str(test_settings.pg_port),
+        GRIDMAP_PG_PORT=str(test_settings.local_pg_port()),
         GRIDMAP_PG_DIR=str(test_settings.pg_dir),
     )
     log = tmp_path_factory.mktemp("server") / "server.log"

@@ -85,6 +85,11 @@ class _Panel(MacroElement):
         </style>
         {% endmacro %}
         {% macro html(this, kwargs) %}{{ this.body }}{% endmacro %}
+        {% macro script(this, kwargs) %}
+        {# Plain "Leaflet" credit: the 1.9 default adds a national flag, out of place
+           on a government page. #}
+        {{ this._parent.get_name() }}.attributionControl.setPrefix("Leaflet");
+        {% endmacro %}
         """
     )
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psycopg
 
-from geo.settings import PROJECT_ROOT, Settings
+from geo.settings import DEFAULT_PG_PORT, PROJECT_ROOT, Settings
 
 
 class ClusterError(RuntimeError):
@@ -93,7 +93,8 @@ class LocalCluster:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.port = settings.pg_port
+        self.port = settings.local_pg_port()
+        self.port_file = Path(settings.pg_dir) / "port"
         self.base = self._resolve_base(Path(settings.pg_dir))
         self.data_dir = self.base / "data"
         self.run_dir = self.base / "run"
@@ -135,6 +136,20 @@ class LocalCluster:
             return False
         return b"postgres" in cmdline
 
+    def _pick_free_port(self) -> int:
+        for port in range(DEFAULT_PG_PORT, DEFAULT_PG_PORT + 200):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.settimeout(0.2)
+                if s.connect_ex(("127.0.0.1", port)) != 0:
+                    return port
+        raise ClusterError(
+            f"no free port in {DEFAULT_PG_PORT}–{DEFAULT_PG_PORT + 199}; set GRIDMAP_PG_PORT"
+        )
+
+    def _record_port(self) -> None:
+        self.port_file.parent.mkdir(parents=True, exist_ok=True)
+        self.port_file.write_text(f"{self.port}\n")
+
     def _port_taken(self) -> bool:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.settimeout(0.5)
@@ -167,11 +182,21 @@ class LocalCluster:
                 log(f"removing stale pid file (pid {st.pid} is not running)")
                 with contextlib.suppress(FileNotFoundError):
                     (self.data_dir / "postmaster.pid").unlink()
+            if st.pid:
+                # Orphans of the crashed server keep its socket for a few seconds.
+                deadline = time.monotonic() + 15
+                while self._port_taken() and time.monotonic() < deadline:
+                    time.sleep(0.5)
             if self._port_taken():
-                raise ClusterError(
-                    f"port {self.port} on 127.0.0.1 is used by another server. Stop it, or "
-                    "choose another port: export GRIDMAP_PG_PORT=55433"
-                )
+                if self.settings.pg_port:
+                    raise ClusterError(
+                        f"port {self.port} on 127.0.0.1 is used by another server. Stop it, "
+                        "or choose another port: export GRIDMAP_PG_PORT=55433"
+                    )
+                # Another checkout's cluster (or anything else) has it: take a free one.
+                self.port = self._pick_free_port()
+                log(f"port taken; using {self.port} (recorded in {self.port_file})")
+            self._record_port()
             log(f"starting PostgreSQL on 127.0.0.1:{self.port} ({self.data_dir})")
             self._start(bindir)
         else:

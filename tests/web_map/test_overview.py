@@ -297,3 +297,7 @@ def test_i18n_tables_have_the_same_keys():
     assert zh == en
     assert t("level.grid") == "网格"
     assert t("overview.title", "en", district="X") == "X four-level grid overview"
+
+
+def test_attribution_prefix_is_plain_text(zh_map, zh_html):
+    assert f'{zh_map.get_name()}.attributionControl.setPrefix("Leaflet")' in zh_html

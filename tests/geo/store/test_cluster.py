@@ -77,3 +77,29 @@ def test_up_recovers_after_a_crash(scratch):
     cluster.down(log=lambda *_: None)
     assert not cluster.status().running
     assert _cli(settings, "db", "status").returncode == 1
+
+
+def test_taken_port_is_replaced_and_recorded(tmp_path):
+    # The recorded port is held by something else (say another checkout's cluster):
+    # with no explicit GRIDMAP_PG_PORT, `up` takes a free port and records it.
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    taken = squatter.getsockname()[1]
+    pg_dir = tmp_path / "pg"
+    pg_dir.mkdir()
+    (pg_dir / "port").write_text(f"{taken}\n")
+    settings = Settings(database_url=None, pg_dir=pg_dir, pg_port=None)
+    cluster = LocalCluster(settings)
+    assert cluster.port == taken
+    try:
+        st = cluster.up(log=lambda *_: None)
+        assert st.running and st.port != taken
+        recorded = int((pg_dir / "port").read_text())
+        assert recorded == st.port == Settings(pg_dir=pg_dir, pg_port=None).local_pg_port()
+        with psycopg.connect(f"host=127.0.0.1 port={recorded} user=gridmap dbname=gridmap") as c:
+            assert c.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        squatter.close()
+        cluster.down(log=lambda *_: None)
+        shutil.rmtree(cluster.base, ignore_errors=True)
