@@ -170,8 +170,9 @@ def serve(
     host = host or settings.host
     port = port or settings.port
     base = f"http://{host}:{port}"
-    console.print(
-        f"[bold]网格地图服务 Grid map service[/]\n"
+    # Plain echo, not rich: URLs must never be wrapped, so they can be copied.
+    typer.echo(
+        "网格地图服务 Grid map service\n"
         f"  map (地图):      {base}/\n"
         f"  API docs:        {base}/docs\n"
         f"  health:          {base}/healthz\n"
