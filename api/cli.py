@@ -184,6 +184,11 @@ def serve(
     )
 
 
+from api.cli_boundaries import register as _register_boundaries  # noqa: E402
+
+_register_boundaries(app, console, _fail)
+
+
 def main() -> None:
     try:
         app()

@@ -18,6 +18,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import Connection
 
+from geo import topology
 from geo.crs import CRS, parse_crs, to_wgs84
 from geo.errors import InvalidInput
 from geo.settings import STORAGE_SRID
@@ -25,6 +26,7 @@ from geo.store import boundaries as store
 from geo.store.models import LEVELS
 
 from boundaries.columns import detect_columns
+from boundaries.encoding import detect_encoding, looks_garbled
 
 
 @dataclass(frozen=True)
@@ -38,20 +40,38 @@ class ImportResult:
 def read_boundary_file(
     path: Path, *, layer: str | None = None, encoding: str | None = None
 ) -> gpd.GeoDataFrame:
-    """Read a GeoJSON / GeoPackage / Shapefile layer with pyogrio."""
+    """Read a GeoJSON / GeoPackage / Shapefile layer with pyogrio.
+
+    A Shapefile's text encoding is taken from ``encoding``, else its .cpg, else
+    detected from the .dbf bytes (GBK files without a .cpg are common). Names that
+    still come out garbled are refused, never stored.
+    """
     if not Path(path).exists():
         raise InvalidInput(f"file not found: {path}", f"文件不存在：{path}")
     kwargs = {"engine": "pyogrio"}
     if layer:
         kwargs["layer"] = layer
+    encoding = encoding or detect_encoding(Path(path))
     if encoding:
         kwargs["encoding"] = encoding
     try:
-        return gpd.read_file(path, **kwargs)
+        frame = gpd.read_file(path, **kwargs)
     except Exception as exc:  # pyogrio raises several types for unreadable input
         raise InvalidInput(
             f"cannot read {Path(path).name}: {exc}", f"无法读取 {Path(path).name}：{exc}"
         ) from exc
+    for col in frame.columns:
+        if col == frame.geometry.name or frame[col].dtype.kind not in "OUT":
+            continue
+        bad = [v for v in frame[col].dropna().astype(str).head(500) if looks_garbled(v)]
+        if bad:
+            raise InvalidInput(
+                f"column {col!r} of {Path(path).name} looks garbled (e.g. {bad[0]!r}): the "
+                "text encoding is wrong. Pass --encoding GBK (or UTF-8) and import again.",
+                f"{Path(path).name} 的 {col!r} 列出现乱码（如 {bad[0]!r}），编码不对。"
+                "请用 --encoding GBK（或 UTF-8）重新导入。",
+            )
+    return frame
 
 
 def _to_wgs84(gdf: gpd.GeoDataFrame, crs: str | None) -> gpd.GeoDataFrame:
@@ -153,11 +173,15 @@ def normalise_units(
     if dupes:
         problems.append(f"duplicate codes: {', '.join(dupes[:20])}")
     if problems:
+        # Drafts never hold invalid geometry (the database refuses it), so the file is
+        # refused here — with every finding and its location, not just the first.
+        findings = topology.validate_units(out)
         raise InvalidInput(
             f"{len(problems)} problem(s) in the file; nothing was imported: "
             + "; ".join(problems[:20]),
             f"文件中有 {len(problems)} 处问题，未导入任何数据：" + "；".join(problems[:20]),
             problems=problems,
+            findings=topology.findings_to_json(findings[:500]),
         )
     return out
 

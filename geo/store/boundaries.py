@@ -6,14 +6,17 @@ transaction, so an import or an activation lands whole or not at all.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import geopandas as gpd
+import pandas as pd
 import shapely
 from geoalchemy2 import functions as gf
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
+from geo.boundary_diff import diff_units, summary
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.settings import STORAGE_SRID
 from geo.store.models import LEVELS, AdminUnit, AdminUnitVersion, BoundarySet
@@ -22,6 +25,8 @@ _LEVEL_RANK = {lvl: i for i, lvl in enumerate(LEVELS)}
 
 # Serialises activations: two planners publishing at once must not interleave.
 _ACTIVATION_LOCK = 4107990001
+# Workers LISTEN here (or poll the version) to rebuild their lookup index.
+NOTIFY_CHANNEL = "gridmap_boundaries"
 
 
 def _ewkt(geom) -> str:
@@ -111,11 +116,25 @@ def create_draft_set(
     return set_id
 
 
-def activate_set(conn: Connection, set_id: int, *, author: str) -> datetime:
-    """Put a draft set in force: its versions start now, the ones they replace end now.
+@dataclass(frozen=True)
+class PublishResult:
+    boundary_set_id: int
+    published_at: datetime
+    counts: dict[str, int]  # unchanged / changed / new / removed
+    diff: pd.DataFrame
 
-    Live units of the levels the set covers that the set does not contain are retired:
-    a set is the whole new map of those levels. Returns the activation time.
+
+def publish_set(
+    conn: Connection, set_id: int, *, author: str, reason: str | None = None
+) -> PublishResult:
+    """Put a draft set in force, versioning only what changed.
+
+    Units that are the same as live (code, name, parent, geometry within 1e-9°) keep
+    their live version and the draft's copy is dropped; changed and new units start a
+    version now and close the one they replace; live units of the levels the set
+    covers that it does not contain are retired (a set is the whole new map of its
+    levels). Running workers are told through NOTIFY. The caller's transaction makes
+    it all-or-nothing.
     """
     conn.execute(select(func.pg_advisory_xact_lock(_ACTIVATION_LOCK)))
     status = conn.execute(
@@ -125,38 +144,43 @@ def activate_set(conn: Connection, set_id: int, *, author: str) -> datetime:
         raise NotFound(f"boundary set {set_id} does not exist", f"边界集 {set_id} 不存在")
     if status != "draft":
         raise Conflict(
-            f"boundary set {set_id} is {status}, only a draft can be activated",
+            f"boundary set {set_id} is {status}; only a draft can be published",
             f"边界集 {set_id} 状态为 {status}，只有草稿可以发布",
         )
     now = conn.execute(select(func.now())).scalar_one()
-    levels = [
-        r[0]
-        for r in conn.execute(
-            select(AdminUnitVersion.level)
-            .where(AdminUnitVersion.boundary_set_id == set_id)
-            .distinct()
+    draft = units_frame(conn, boundary_set_id=set_id)
+    levels = tuple(sorted(set(draft["level"])))
+    live = units_frame(conn, levels=levels)
+    diff = diff_units(live, draft)
+    v = AdminUnitVersion
+    by_status = {st: set(diff.loc[diff["status"] == st, "code"]) for st in diff["status"].unique()}
+    unchanged = by_status.get("unchanged", set())
+    replaced = by_status.get("changed", set()) | by_status.get("removed", set())
+    if unchanged:
+        conn.execute(delete(v).where(v.boundary_set_id == set_id, v.code.in_(unchanged)))
+    if replaced:
+        conn.execute(
+            update(v)
+            .where(_in_force(v, None), v.level.in_(levels), v.code.in_(replaced))
+            .values(valid_to=now)
         )
-    ]
     conn.execute(
-        update(AdminUnitVersion)
-        .where(
-            AdminUnitVersion.valid_from.is_not(None),
-            AdminUnitVersion.valid_to.is_(None),
-            AdminUnitVersion.level.in_(levels),
-        )
-        .values(valid_to=now)
+        update(v)
+        .where(v.boundary_set_id == set_id)
+        .values(valid_from=now, author=author, reason=reason or v.reason)
     )
-    conn.execute(
-        update(AdminUnitVersion)
-        .where(AdminUnitVersion.boundary_set_id == set_id)
-        .values(valid_from=now, author=author)
-    )
+    counts = summary(diff)
     conn.execute(
         update(BoundarySet)
         .where(BoundarySet.id == set_id)
-        .values(status="active", activated_at=now)
+        .values(status="active", activated_at=now, note=func.coalesce(BoundarySet.note, reason))
     )
-    # Sets with no version left in force are history now.
+    _retire_sets_without_live_versions(conn)
+    conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, str(set_id))))
+    return PublishResult(set_id, now, counts, diff)
+
+
+def _retire_sets_without_live_versions(conn: Connection) -> None:
     still_live = (
         select(AdminUnitVersion.id)
         .where(
@@ -167,10 +191,50 @@ def activate_set(conn: Connection, set_id: int, *, author: str) -> datetime:
     )
     conn.execute(
         update(BoundarySet)
-        .where(BoundarySet.status == "active", BoundarySet.id != set_id, ~still_live)
+        .where(BoundarySet.status == "active", ~still_live)
         .values(status="retired")
     )
-    return now
+
+
+def _units_count():
+    return (
+        select(func.count())
+        .where(AdminUnitVersion.boundary_set_id == BoundarySet.id)
+        .scalar_subquery()
+        .label("units")
+    )
+
+
+_SET_COLUMNS = (
+    BoundarySet.id,
+    BoundarySet.name,
+    BoundarySet.status,
+    BoundarySet.source,
+    BoundarySet.checksum,
+    BoundarySet.author,
+    BoundarySet.note,
+    BoundarySet.created_at,
+    BoundarySet.activated_at,
+)
+
+
+def list_sets(conn: Connection) -> list[dict]:
+    """Every boundary set, newest first, with its number of unit versions."""
+    rows = conn.execute(
+        select(*_SET_COLUMNS, _units_count()).order_by(BoundarySet.id.desc())
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def get_set(conn: Connection, set_id: int) -> dict:
+    row = (
+        conn.execute(select(*_SET_COLUMNS, _units_count()).where(BoundarySet.id == set_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"boundary set {set_id} does not exist", f"边界集 {set_id} 不存在")
+    return dict(row)
 
 
 def _in_force(v, at: datetime | None):
@@ -230,6 +294,16 @@ def units_frame(
     return gpd.GeoDataFrame(
         records or None, columns=columns, geometry=list(geoms), crs=f"EPSG:{STORAGE_SRID}"
     )
+
+
+def boundary_version_at(conn: Connection, at: datetime) -> str:
+    """A token naming the map in force at ``at`` (same token, same map)."""
+    row = conn.execute(
+        select(func.count(), func.max(AdminUnitVersion.id), func.sum(AdminUnitVersion.id)).where(
+            _in_force(AdminUnitVersion, at)
+        )
+    ).one()
+    return f"at-{row[0]}-{row[1]}-{row[2]}"
 
 
 def live_boundary_version(conn: Connection) -> str:

@@ -59,6 +59,9 @@ def test_invalid_geometry_is_refused_and_nothing_is_written(tmp_path, conn):
     with pytest.raises(InvalidInput) as err:
         normalise_units(read_boundary_file(_file(tmp_path, raw)), level="district")
     assert "419999" in err.value.message and "419999" in err.value.message_zh
+    # The refusal carries the topology findings, with where the problem is.
+    invalid = [f for f in err.value.extra["findings"] if f["type"] == "invalid_geometry"]
+    assert invalid and invalid[0]["codes"] == ["419999"]
     assert conn.execute(sa.text("SELECT count(*) FROM boundary_set")).scalar() == before
 
 
@@ -102,3 +105,43 @@ def test_draft_is_not_live_until_activated(tmp_path, conn):
     again = import_units(conn, units, name="draft test", author="test")
     assert again.reused and again.boundary_set_id == result.boundary_set_id
     assert again.checksum == checksum_units(units)
+
+
+def _gbk_shapefile(tmp_path):
+    raw = gpd.GeoDataFrame(
+        {"网格编码": ["419997"], "网格名称": ["幸福里社区"]},
+        geometry=[box(113.0, 35.0, 113.01, 35.01)],
+        crs=4326,
+    ).to_crs(4547)
+    path = tmp_path / "gbk.shp"
+    raw.to_file(path, engine="pyogrio", encoding="GBK")
+    path.with_suffix(".cpg").unlink(missing_ok=True)  # as bureaus send them
+    assert "幸福里社区".encode("gbk") in path.with_suffix(".dbf").read_bytes()
+    return path
+
+
+def test_gbk_shapefile_without_cpg_reaches_the_db_decoded(tmp_path, conn):
+    from boundaries import sets
+
+    result = sets.import_file(conn, _gbk_shapefile(tmp_path), level="district", author="t")
+    names = (
+        conn.execute(
+            sa.text("SELECT name FROM admin_unit_version WHERE boundary_set_id = :s"),
+            {"s": result.boundary_set_id},
+        )
+        .scalars()
+        .all()
+    )
+    assert names == ["幸福里社区"]
+
+
+def test_wrong_encoding_is_refused_naming_the_option(tmp_path, conn):
+    from boundaries import sets
+
+    before = conn.execute(sa.text("SELECT count(*) FROM admin_unit_version")).scalar()
+    with pytest.raises(InvalidInput, match="--encoding") as err:
+        sets.import_file(
+            conn, _gbk_shapefile(tmp_path), level="district", encoding="latin1", author="t"
+        )
+    assert "--encoding" in err.value.message_zh
+    assert conn.execute(sa.text("SELECT count(*) FROM admin_unit_version")).scalar() == before

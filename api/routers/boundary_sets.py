@@ -1,0 +1,194 @@
+"""Boundary sets: upload as draft, findings, publish; exports of the live map."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, File, Form, Query, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
+
+from geo import topology
+from geo.errors import InvalidInput
+from geo.store import boundaries as bstore
+from geo.store import registers
+
+from api.deps import State
+from api.uploads import parse_column_map, save_upload, unpack_if_zip
+from boundaries import sets
+from boundaries.export import FORMATS, export_boundaries
+
+router = APIRouter(prefix="/v1", tags=["boundaries"])
+
+Level = Literal["district", "street", "community", "grid"]
+MEDIA = {
+    "gpkg": "application/geopackage+sqlite3",
+    "geojson": "application/geo+json",
+    "csv": "text/csv; charset=utf-8",
+    "shp": "application/zip",
+}
+
+
+class BoundarySetOut(BaseModel):
+    id: int
+    name: str
+    status: str
+    source: str | None
+    checksum: str | None
+    author: str
+    note: str | None
+    created_at: datetime
+    activated_at: datetime | None
+    units: int
+
+
+class ImportOut(BaseModel):
+    boundary_set: BoundarySetOut
+    reused: bool = Field(description="The same content was already imported; no new set")
+    findings: dict[str, int] = Field(description="Number of findings by severity")
+
+
+class PublishIn(BaseModel):
+    author: str = Field(min_length=1, max_length=200)
+    reason: str | None = Field(default=None, max_length=2000)
+    override_reason: str | None = Field(
+        default=None, max_length=2000, description="Publish despite error findings (recorded)"
+    )
+
+
+class PublishOut(BaseModel):
+    boundary_set: BoundarySetOut
+    counts: dict[str, int]
+    findings: dict[str, int]
+
+
+def _severity_counts(findings) -> dict[str, int]:
+    out = {"error": 0, "warning": 0}
+    for f in findings:
+        out[f.severity] = out.get(f.severity, 0) + 1
+    return out
+
+
+@router.post("/boundary-sets", status_code=201, response_model=ImportOut)
+def upload_boundary_set(
+    state: State,
+    file: Annotated[UploadFile, File(description="GeoJSON, GeoPackage, or a zipped Shapefile")],
+    level: Annotated[Level | None, Form()] = None,
+    layer: Annotated[str | None, Form()] = None,
+    crs: Annotated[str | None, Form(description="wgs84, gcj02, bd09, cgcs2000 or EPSG:n")] = None,
+    encoding: Annotated[str | None, Form(description="e.g. GBK for old Shapefiles")] = None,
+    column_map: Annotated[
+        str | None, Form(alias="map", description="code=编码,name=名称,parent=上级编码")
+    ] = None,
+    name: Annotated[str | None, Form(max_length=200)] = None,
+    author: Annotated[str, Form(min_length=1, max_length=200)] = "api",
+) -> ImportOut:
+    """Import a boundary file as a **draft** set (nothing live changes)."""
+    columns = parse_column_map(column_map)
+    with tempfile.TemporaryDirectory(prefix="gridmap-upload-") as tmp:
+        path = unpack_if_zip(save_upload(file, Path(tmp)))
+        with state.engine.begin() as conn:
+            result = sets.import_file(
+                conn,
+                path,
+                level=level,
+                layer=layer,
+                crs=crs,
+                encoding=encoding,
+                column_map=columns,
+                name=name or file.filename,
+                author=author,
+            )
+            findings = sets.findings_for_set(conn, result.boundary_set_id)
+            info = bstore.get_set(conn, result.boundary_set_id)
+    return ImportOut(
+        boundary_set=BoundarySetOut(**info),
+        reused=result.reused,
+        findings=_severity_counts(findings),
+    )
+
+
+@router.get("/boundary-sets", response_model=list[BoundarySetOut])
+def list_boundary_sets(state: State) -> list[BoundarySetOut]:
+    with state.engine.connect() as conn:
+        return [BoundarySetOut(**s) for s in bstore.list_sets(conn)]
+
+
+@router.get("/boundary-sets/{set_id}", response_model=BoundarySetOut)
+def get_boundary_set(state: State, set_id: int) -> BoundarySetOut:
+    with state.engine.connect() as conn:
+        return BoundarySetOut(**bstore.get_set(conn, set_id))
+
+
+@router.get("/boundary-sets/{set_id}/findings")
+def boundary_set_findings(
+    state: State, set_id: int, format: Annotated[Literal["json", "geojson"], Query()] = "json"
+):
+    """Topology and code findings of the map this set would produce if published."""
+    with state.engine.connect() as conn:
+        findings = sets.findings_for_set(conn, set_id)
+    if format == "geojson":
+        return JSONResponse(
+            topology.findings_to_geojson(findings), media_type="application/geo+json"
+        )
+    return {
+        "boundary_set_id": set_id,
+        "counts": _severity_counts(findings),
+        "findings": topology.findings_to_json(findings),
+    }
+
+
+@router.post("/boundary-sets/{set_id}/publish", response_model=PublishOut)
+def publish_boundary_set(
+    state: State, set_id: int, body: Annotated[PublishIn, Body()]
+) -> PublishOut:
+    """Make a draft live, only if it has no error finding (or with a recorded override)."""
+    with state.engine.begin() as conn:
+        result, findings = sets.publish(
+            conn,
+            set_id,
+            author=body.author,
+            reason=body.reason,
+            override_reason=body.override_reason,
+        )
+        info = bstore.get_set(conn, set_id)
+    state.refresh()  # this worker at once; others on their next version check
+    return PublishOut(
+        boundary_set=BoundarySetOut(**info),
+        counts=result.counts,
+        findings=_severity_counts(findings),
+    )
+
+
+@router.get("/boundaries/export")
+def export_live_boundaries(
+    state: State,
+    format: Annotated[Literal["gpkg", "geojson", "shp", "csv"], Query()] = "gpkg",
+    crs: Annotated[
+        str | None, Query(description="wgs84 (default), gcj02, bd09, cgcs2000, EPSG:n")
+    ] = None,
+    as_of: Annotated[datetime | None, Query(description="The map as it was at this time")] = None,
+):
+    """Download the live (or dated) boundaries with the special grids."""
+    if format not in FORMATS:
+        raise InvalidInput(f"unknown format {format}")
+    with state.engine.connect() as conn:
+        units = bstore.units_frame(conn, at=as_of)
+        special = registers.special_grids_frame(conn, at=as_of)
+    if units.empty:
+        raise InvalidInput(
+            "no boundaries in force at that time", "该时间点没有生效的边界", as_of=str(as_of)
+        )
+    tmp = Path(tempfile.mkdtemp(prefix="gridmap-export-"))
+    stem = f"gridmap-boundaries-{(as_of or datetime.now()).strftime('%Y%m%d')}"
+    out = tmp / (f"{stem}.{format}" if format != "shp" else stem)
+    export_boundaries(units, out, format, special=special, crs=crs)
+    if format == "shp":
+        out = Path(shutil.make_archive(str(out), "zip", root_dir=out))
+    cleanup = BackgroundTask(shutil.rmtree, tmp, ignore_errors=True)
+    return FileResponse(out, media_type=MEDIA[format], filename=out.name, background=cleanup)
