@@ -17,14 +17,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from geo import h3cells, patrol
+from geo.errors import InvalidInput
+from geo.incidents import parse_incident
+from geo.intake import SpecialIndex, place_incidents
 from geo.locator import GridLocator
 from geo.settings import STORAGE_SRID, Settings
 from geo.store import activity, registers
 from geo.store import boundaries as bstore
-from geo.store.models import LEVELS
+from geo.store.models import LEVELS, Incident
 
 from boundaries.importer import import_units, normalise_units, read_boundary_file
 from boundaries.sample import generate_sample_district, write_sample
@@ -79,7 +82,12 @@ def load_sample(engine: Engine, settings: Settings, step: Step = print) -> LoadS
         out.boundary_set_id, out.units = result.boundary_set_id, result.units
         if bstore.set_status(conn, result.boundary_set_id) == "draft":
             step("activating the boundary set")
-            bstore.activate_set(conn, result.boundary_set_id, author="gridmap sample load")
+            bstore.publish_set(
+                conn,
+                result.boundary_set_id,
+                author="gridmap sample load",
+                reason="sample district",
+            )
         else:
             out.boundaries_reused = True
 
@@ -122,32 +130,38 @@ def load_sample(engine: Engine, settings: Settings, step: Step = print) -> LoadS
 
 
 def _load_incidents(conn, path: Path, locator: GridLocator, settings: Settings) -> int:
+    """Through the intake path: validate, place (with precedence rules), store."""
     inc = gpd.read_file(path, engine="pyogrio")
-    lon, lat = inc.geometry.x.to_numpy(), inc.geometry.y.to_numpy()
-    rows_idx = locator.locate_many(lon, lat)
-    chain = locator.chain_ids(rows_idx)
-    cells = h3cells.cells_of(lon, lat, settings.h3_point_res)
-    reported = pd.to_datetime(inc["reported_at"], utc=True)
-    rows = []
-    for i, r in enumerate(inc.itertuples()):
-        ids = [int(x) if x >= 0 else None for x in chain[i]]
-        rows.append(
+    records = [
+        parse_incident(
             {
                 "source": r.source,
-                "external_id": str(r.external_id),
-                "reported_at": reported.iloc[i].to_pydatetime(),
+                "external_id": r.external_id,
+                "reported_at": r.reported_at,
                 "category": r.category,
-                "status": r.status,
-                "level": "grid",
-                "geom": f"SRID={STORAGE_SRID};POINT({float(lon[i])!r} {float(lat[i])!r})",
-                "h3_cell": int(cells[i]),
-                "grid_unit_id": ids[0],
-                "community_unit_id": ids[1],
-                "street_unit_id": ids[2],
-                "district_unit_id": ids[3],
+                "lon": r.geometry.x,
+                "lat": r.geometry.y,
+                "crs": "wgs84",
             }
         )
-    return activity.insert_incidents(conn, rows)
+        for r in inc.itertuples()
+    ]
+    special = SpecialIndex(registers.special_grids_frame(conn))
+    rows, _, unplaced = place_incidents(records, locator, special, point_res=settings.h3_point_res)
+    if unplaced:
+        raise InvalidInput(f"{len(unplaced)} sample incidents fall outside the district")
+    new = activity.store_incidents(conn, rows)
+    # Keep the sample's own statuses (open/closed) rather than intake's "open".
+    closed = [
+        rec.external_id
+        for rec, st in zip(records, inc["status"], strict=True)
+        if st == "closed" and (rec.source, rec.external_id) in new
+    ]
+    if closed:
+        conn.execute(
+            update(Incident).where(Incident.external_id.in_(closed)).values(status="closed")
+        )
+    return len(new)
 
 
 def _load_patrols(conn, pings, worker_ids, locator, settings):

@@ -28,7 +28,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geo.settings import STORAGE_SRID
@@ -47,6 +47,7 @@ SPECIAL_GRID_KINDS = (
 MANAGEMENT_TYPES = ("property_company", "unit", "self_governed", "unowned")
 INCIDENT_SOURCES = ("grid_worker", "hotline_12345", "camera", "patrol", "citizen", "other")
 INCIDENT_STATUSES = ("open", "assigned", "escalated", "closed")
+INCIDENT_ACTIONS = ("assign", "escalate", "close", "reopen")
 WORKER_ROLES = ("worker", "leader", "volunteer", "patroller")
 PATROL_MODES = ("foot", "bicycle", "vehicle")
 BOUNDARY_SET_STATUSES = ("draft", "active", "retired")
@@ -258,6 +259,8 @@ class Incident(Base):
         CheckConstraint(_in("source", INCIDENT_SOURCES), name="source"),
         CheckConstraint(_in("status", INCIDENT_STATUSES), name="status"),
         CheckConstraint(_in("level", LEVELS), name="level"),
+        CheckConstraint(_in("responsible_kind", ("grid", "special_grid")), name="responsible_kind"),
+        CheckConstraint(_in("crs_in", ("wgs84", "gcj02", "bd09", "cgcs2000")), name="crs_in"),
         UniqueConstraint("source", "external_id"),
         Index("ix_incident_geom", "geom", postgresql_using="gist"),
         Index("ix_incident_reported_at", "reported_at"),
@@ -279,7 +282,42 @@ class Incident(Base):
     community_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
     street_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
     district_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
+    # Who must act, decided at intake by the precedence rules (geo/incidents.py).
+    responsible_kind: Mapped[str] = mapped_column(Text, server_default="grid")
+    responsible_special_grid_id: Mapped[int | None] = mapped_column(ForeignKey("special_grid.id"))
+    special_grid_ids: Mapped[list[int]] = mapped_column(
+        ARRAY(BigInteger), server_default=text("'{}'::bigint[]")
+    )
+    crs_in: Mapped[str] = mapped_column(Text, server_default="wgs84")
+    assignee: Mapped[str | None] = mapped_column(Text)
+    # When the current level's time limit started (intake or the last escalation).
+    level_since: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class IncidentTransition(Base):
+    """One step of an incident's life: assigned, escalated, closed, reopened."""
+
+    __tablename__ = "incident_transition"
+    __table_args__ = (
+        CheckConstraint(_in("action", INCIDENT_ACTIONS), name="action"),
+        Index("ix_incident_transition_incident_id_at", "incident_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    action: Mapped[str] = mapped_column(Text)
+    from_status: Mapped[str] = mapped_column(Text)
+    to_status: Mapped[str] = mapped_column(Text)
+    from_level: Mapped[str] = mapped_column(Text)
+    to_level: Mapped[str] = mapped_column(Text)
+    assignee: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class PatrolTrack(Base):

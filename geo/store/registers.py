@@ -9,7 +9,8 @@ from __future__ import annotations
 import geopandas as gpd
 import pandas as pd
 import shapely
-from sqlalchemy import Connection, select, text
+from geoalchemy2 import functions as gf
+from sqlalchemy import Connection, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from geo.settings import STORAGE_SRID
@@ -127,3 +128,78 @@ def live_people(conn: Connection) -> pd.DataFrame:
         .order_by(GridAssignment.unit_id, GridWorker.worker_code)
     ).all()
     return pd.DataFrame(rows, columns=["unit_id", "role", "worker_code", "name", "phone"])
+
+
+def special_grids_frame(conn: Connection, at=None) -> gpd.GeoDataFrame:
+    """Special grids in force now (or at ``at``) as a GeoDataFrame in EPSG:4326."""
+    sg = SpecialGrid
+    cond = (
+        sg.valid_to.is_(None)
+        if at is None
+        else (sg.valid_from <= at) & or_(sg.valid_to.is_(None), sg.valid_to > at)
+    )
+    rows = (
+        conn.execute(
+            select(
+                sg.id,
+                sg.code,
+                sg.name,
+                sg.kind,
+                sg.responsible_unit,
+                sg.contact_name,
+                sg.contact_phone,
+                gf.ST_AsBinary(sg.geom).label("wkb"),
+            )
+            .where(cond)
+            .order_by(sg.code)
+        )
+        .mappings()
+        .all()
+    )
+    cols = ["id", "code", "name", "kind", "responsible_unit", "contact_name", "contact_phone"]
+    return gpd.GeoDataFrame(
+        [{c: r[c] for c in cols} for r in rows] or None,
+        columns=cols,
+        geometry=list(shapely.from_wkb([bytes(r["wkb"]) for r in rows])) if rows else [],
+        crs=f"EPSG:{STORAGE_SRID}",
+    )
+
+
+def compounds_frame(conn: Connection) -> gpd.GeoDataFrame:
+    """All compounds as a GeoDataFrame in EPSG:4326 (polygons or points)."""
+    c = Compound
+    rows = (
+        conn.execute(
+            select(
+                c.id,
+                c.source_key,
+                c.name,
+                c.address,
+                c.households,
+                c.buildings,
+                c.year_built,
+                c.management_type,
+                c.governance_status,
+                gf.ST_AsBinary(c.geom).label("wkb"),
+            ).order_by(c.id)
+        )
+        .mappings()
+        .all()
+    )
+    cols = [
+        "id",
+        "source_key",
+        "name",
+        "address",
+        "households",
+        "buildings",
+        "year_built",
+        "management_type",
+        "governance_status",
+    ]
+    return gpd.GeoDataFrame(
+        [{k: r[k] for k in cols} for r in rows] or None,
+        columns=cols,
+        geometry=list(shapely.from_wkb([bytes(r["wkb"]) for r in rows])) if rows else [],
+        crs=f"EPSG:{STORAGE_SRID}",
+    )

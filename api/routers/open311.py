@@ -1,0 +1,144 @@
+"""Open311 GeoReport v2 facade, so hotline systems that speak it can post directly.
+
+Coordinates are WGS-84 ``lat``/``long`` as the standard says; the extension parameter
+``crs`` (wgs84 | gcj02 | bd09 | cgcs2000) accepts phone-map coordinates too, and
+``external_id`` makes a repeated POST idempotent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query
+from sqlalchemy import select
+
+from geo.errors import InvalidInput, NotFound
+from geo.incidents import DEFAULT_CATEGORIES, RowError, parse_incident
+from geo.intake import place_incidents
+from geo.store import activity
+from geo.store.models import Incident
+
+from api.deps import Geocoder, State
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"])
+
+SOURCE = "hotline_12345"
+
+
+def _request_json(d: dict) -> dict:
+    unit = d["responsible_now"].get("special_grid") or next(
+        (v for k, v in d["responsible_now"].items() if k != "kind"), None
+    )
+    return {
+        "service_request_id": str(d["id"]),
+        "status": "closed" if d["status"] == "closed" else "open",
+        "status_notes": d["transitions"][-1]["note"] if d["transitions"] else None,
+        "service_name": DEFAULT_CATEGORIES[d["category"]][0],
+        "service_code": d["category"],
+        "description": d["description"],
+        "agency_responsible": (unit or {}).get("responsible_unit") or (unit or {}).get("name"),
+        "requested_datetime": d["reported_at"],
+        "updated_datetime": d["transitions"][-1]["at"] if d["transitions"] else d["reported_at"],
+        "address": None,
+        "lat": d["location"]["lat"],
+        "long": d["location"]["lon"],
+    }
+
+
+@router.get("/services.json", summary="Open311 services")
+async def services() -> list[dict]:
+    return [
+        {
+            "service_code": c,
+            "service_name": zh,
+            "description": en,
+            "metadata": False,
+            "type": "realtime",
+            "keywords": c,
+            "group": "网格事件",
+        }
+        for c, (zh, en) in DEFAULT_CATEGORIES.items()
+    ]
+
+
+@router.post("/requests.json", summary="Open311 create request")
+def create_request(
+    state: State,
+    geocoder: Geocoder,
+    service_code: Annotated[str, Form()],
+    lat: Annotated[float, Form()],
+    long: Annotated[float, Form()],
+    description: Annotated[str | None, Form(max_length=4000)] = None,
+    requested_datetime: Annotated[str | None, Form()] = None,
+    crs: Annotated[str, Form(description="Extension: wgs84|gcj02|bd09|cgcs2000")] = "wgs84",
+    external_id: Annotated[str | None, Form(max_length=200, description="Extension")] = None,
+) -> list[dict]:
+    row = {
+        "source": SOURCE,
+        "external_id": external_id or f"open311-{uuid.uuid4()}",
+        "reported_at": requested_datetime or datetime.now(UTC).isoformat(),
+        "category": service_code,
+        "lon": long,
+        "lat": lat,
+        "crs": crs,
+        "description": description,
+    }
+    try:
+        rec = parse_incident(row)
+    except RowError as exc:
+        raise InvalidInput(exc.message, exc.message_zh, field=exc.field) from None
+    rows, _, unplaced = place_incidents(
+        [rec], geocoder.locator, state.special, point_res=state.settings.h3_point_res
+    )
+    if unplaced:
+        raise InvalidInput(unplaced[0].message, unplaced[0].message_zh, field="lat")
+    with state.engine.begin() as conn:
+        activity.store_incidents(conn, rows)
+        key = (rec.source, rec.external_id)
+        incident_id = activity.incident_ids(conn, [key])[key]
+    return [
+        {
+            "service_request_id": str(incident_id),
+            "service_notice": "已受理 received",
+            "account_id": None,
+        }
+    ]
+
+
+@router.get("/requests.json", summary="Open311 query requests")
+def list_requests(
+    state: State,
+    service_request_id: Annotated[str | None, Query()] = None,
+    service_code: Annotated[str | None, Query()] = None,
+    status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
+    start_date: Annotated[datetime | None, Query()] = None,
+    end_date: Annotated[datetime | None, Query()] = None,
+) -> list[dict]:
+    q = select(Incident.id).order_by(Incident.reported_at.desc()).limit(1000)
+    if service_request_id:
+        ids = [int(x) for x in service_request_id.split(",") if x.strip().isdigit()]
+        q = q.where(Incident.id.in_(ids))
+    if service_code:
+        q = q.where(Incident.category.in_(service_code.split(",")))
+    if status == "closed":
+        q = q.where(Incident.status == "closed")
+    elif status == "open":
+        q = q.where(Incident.status != "closed")
+    if start_date:
+        q = q.where(Incident.reported_at >= start_date)
+    if end_date:
+        q = q.where(Incident.reported_at <= end_date)
+    with state.engine.connect() as conn:
+        ids = conn.execute(q).scalars().all()
+        return [_request_json(activity.incident_detail(conn, i)) for i in ids]
+
+
+@router.get("/requests/{request_id}.json", summary="Open311 one request")
+def get_request(state: State, request_id: int) -> list[dict]:
+    with state.engine.connect() as conn:
+        d = activity.incident_detail(conn, request_id)
+    if d is None:
+        raise NotFound(f"request {request_id} does not exist", f"诉求 {request_id} 不存在")
+    return [_request_json(d)]

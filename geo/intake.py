@@ -1,0 +1,113 @@
+"""Incident intake (pure): locate validated records and decide who is responsible.
+
+Takes parsed ``IncidentIn`` records, the grid locator and the special-grid index, and
+returns the rows to store plus the records that cannot be placed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from geo import h3cells
+from geo.crs import to_wgs84
+from geo.incidents import DEFAULT_RULES, IncidentIn, PrecedenceRule, SpecialRef, responsible_special
+from geo.locator import GridLocator
+from geo.settings import STORAGE_SRID
+
+
+class SpecialIndex:
+    """Which special grids contain a point (they may overlap each other and grids)."""
+
+    def __init__(self, special: gpd.GeoDataFrame):
+        self.refs = [
+            SpecialRef(int(r.id), r.code, r.name, r.kind, r.responsible_unit)
+            for r in special.itertuples()
+        ]
+        self._geoms = np.asarray(special.geometry.values, dtype=object)
+        self._tree = shapely.STRtree(self._geoms)
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def containing_many(self, lon: np.ndarray, lat: np.ndarray) -> list[list[SpecialRef]]:
+        out: list[list[SpecialRef]] = [[] for _ in range(len(lon))]
+        if not self.refs or not len(lon):
+            return out
+        pi, si = self._tree.query(shapely.points(lon, lat), predicate="covered_by")
+        for p, s in zip(pi.tolist(), si.tolist(), strict=True):
+            out[p].append(self.refs[s])
+        for lst in out:
+            lst.sort(key=lambda r: r.code)
+        return out
+
+
+@dataclass(frozen=True)
+class Unplaced:
+    index: int  # position in the input list
+    message: str
+    message_zh: str
+
+
+def place_incidents(
+    records: list[IncidentIn],
+    locator: GridLocator,
+    special: SpecialIndex | None,
+    *,
+    point_res: int,
+    rules: tuple[PrecedenceRule, ...] = DEFAULT_RULES,
+) -> tuple[list[dict], list[int], list[Unplaced]]:
+    """Rows for the incident table, their input positions, and records outside the district."""
+    if not records:
+        return [], [], []
+    lon = np.empty(len(records))
+    lat = np.empty(len(records))
+    by_crs: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        by_crs.setdefault(r.crs, []).append(i)
+    for crs, idx in by_crs.items():
+        x, y = to_wgs84([records[i].lon for i in idx], [records[i].lat for i in idx], crs)
+        lon[idx], lat[idx] = x, y
+    rows_idx = locator.locate_many(lon, lat)
+    chains = locator.chain_ids(rows_idx)
+    containing = special.containing_many(lon, lat) if special is not None else [[] for _ in records]
+    rows, positions, unplaced = [], [], []
+    for i, rec in enumerate(records):
+        if rows_idx[i] < 0:
+            unplaced.append(
+                Unplaced(
+                    i,
+                    f"({rec.lon}, {rec.lat}) {rec.crs} lies outside every grid of the district",
+                    f"坐标 ({rec.lon}, {rec.lat})（{rec.crs}）不在本区任何网格内",
+                )
+            )
+            continue
+        resp = responsible_special(rec.category, containing[i], rules)
+        ids = [int(x) for x in chains[i]]
+        rows.append(
+            {
+                "source": rec.source,
+                "external_id": rec.external_id,
+                "reported_at": rec.reported_at,
+                "category": rec.category,
+                "description": rec.description,
+                "status": "open",
+                "level": "grid",
+                "geom": f"SRID={STORAGE_SRID};POINT({float(lon[i])!r} {float(lat[i])!r})",
+                "h3_cell": h3cells.cell_of(float(lon[i]), float(lat[i]), point_res),
+                "grid_unit_id": ids[0],
+                "community_unit_id": ids[1] if ids[1] >= 0 else None,
+                "street_unit_id": ids[2] if ids[2] >= 0 else None,
+                "district_unit_id": ids[3] if ids[3] >= 0 else None,
+                "responsible_kind": "special_grid" if resp else "grid",
+                "responsible_special_grid_id": resp.special_id if resp else None,
+                "special_grid_ids": [s.special_id for s in containing[i]],
+                "crs_in": rec.crs,
+                "level_since": rec.reported_at,
+            }
+        )
+        positions.append(i)
+    return rows, positions, unplaced
