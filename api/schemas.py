@@ -28,6 +28,23 @@ class PersonOut(BaseModel):
     phone: str | None = Field(description="Masked (138****5678) for callers without a scope")
 
 
+class SpecialGridOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    kind: str
+    responsible_unit: str
+
+
+class BorderOut(BaseModel):
+    distance_m: float = Field(description="Distance from the point to its grid's border")
+    tolerance_m: float
+    neighbour: Unit | None = Field(
+        description="The grid across the nearest border, when closer than the tolerance "
+        "(the answer may then be ambiguous: check the CRS and the GPS accuracy)"
+    )
+
+
 class ReverseGeocodeResponse(BaseModel):
     query: Coordinate
     location: Coordinate = Field(description="The point as looked up, in WGS-84")
@@ -35,10 +52,15 @@ class ReverseGeocodeResponse(BaseModel):
     street: Unit | None
     community: Unit | None
     grid: Unit
+    special_grids: list[SpecialGridOut] = Field(
+        description="Special grids (schools, hospitals …) containing the point"
+    )
     grid_workers: list[PersonOut]
     grid_leaders: list[PersonOut]
+    border: BorderOut
     h3: dict[str, str] = Field(description="H3 cell (hex) by resolution, e.g. {'9': '89…'}")
     boundary_version: str
+    at: str | None = Field(default=None, description="The date asked for (history), if any")
     border_rule: str = Field(
         default="a point on a shared border belongs to the grid with the smallest code"
     )

@@ -38,6 +38,8 @@ class ReverseResult:
     workers: list[Person]
     leaders: list[Person]
     h3: dict[int, int]
+    border_distance_m: float
+    neighbour: UnitRef | None  # the grid across the nearest border, when within tolerance
 
 
 class ReverseGeocoder:
@@ -56,7 +58,9 @@ class ReverseGeocoder:
     def version(self) -> str:
         return self.locator.version
 
-    def reverse(self, lon: float, lat: float) -> ReverseResult | None:
+    def reverse(
+        self, lon: float, lat: float, border_tolerance_m: float = 10.0
+    ) -> ReverseResult | None:
         """The answer for one WGS-84 point, or None when it lies in no grid."""
         row = self.locator.locate(lon, lat)
         if row < 0:
@@ -70,4 +74,6 @@ class ReverseGeocoder:
             else []
         )
         cells = {res: h3cells.cell_of(lon, lat, res) for res in self.h3_res}
-        return ReverseResult(chain, workers, leaders, cells)
+        distance, other = self.locator.border_info(row, lon, lat, tolerance_m=border_tolerance_m)
+        neighbour = self.locator.chain(other)["grid"] if other >= 0 else None
+        return ReverseResult(chain, workers, leaders, cells, distance, neighbour)

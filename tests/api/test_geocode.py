@@ -165,3 +165,37 @@ def test_health_reports_database_and_index(client, sample):
         len(sample.district) + len(sample.streets) + len(sample.communities) + len(sample.grids)
     )
     assert body["live_units"] == n_units
+
+
+def test_border_distance_and_neighbour(client, sample):
+    # A point 3 m inside grid A from the middle of an edge it shares with grid B.
+    import pyproj
+
+    grids = sample.grids
+    tree = shapely.STRtree(grids.geometry.values)
+    a = grids.geometry.iloc[50]
+    for b_idx in tree.query(a, predicate="touches"):
+        shared = shapely.intersection(a.boundary, grids.geometry.iloc[b_idx].boundary)
+        if shared.length > 0:
+            break
+    mid = shapely.line_interpolate_point(shapely.line_merge(shared), 0.5, normalized=True)
+    to_m = pyproj.Transformer.from_crs(4326, 4547, always_xy=True)
+    to_deg = pyproj.Transformer.from_crs(4547, 4326, always_xy=True)
+    a_m = shapely.transform(a, lambda c: np.column_stack(to_m.transform(c[:, 0], c[:, 1])))
+    mx, my = to_m.transform(mid.x, mid.y)
+    # Step 3 m towards A's interior (perpendicular-ish: towards A's nearest inner point).
+    inner = shapely.Point(mx, my).buffer(3.0).intersection(a_m)
+    target = max(
+        (shapely.Point(x, y) for x, y in inner.exterior.coords),
+        key=lambda p: a_m.boundary.distance(p),
+    )
+    lon, lat = to_deg.transform(target.x, target.y)
+    want = a_m.boundary.distance(target)  # independent: pyproj + shapely in GK metres
+    body = client.get("/v1/geocode/reverse", params={"lon": lon, "lat": lat}).json()
+    assert body["grid"]["code"] == grids["code"].iloc[50]
+    assert abs(body["border"]["distance_m"] - want) < 0.05
+    assert body["border"]["neighbour"]["code"] == grids["code"].iloc[b_idx]
+    far = client.get(
+        "/v1/geocode/reverse", params={"lon": lon, "lat": lat, "tolerance_m": 0.5}
+    ).json()
+    assert far["border"]["neighbour"] is None
