@@ -9,9 +9,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo.errors import Conflict, GridmapError, InvalidInput, NotFound, NotReady
 
+from api.auth import Forbidden, TooManyRequests, Unauthorized
+
 PROBLEM_JSON = "application/problem+json"
 
 STATUS = {
+    Unauthorized: 401,
+    Forbidden: 403,
+    TooManyRequests: 429,
     InvalidInput: 422,
     NotFound: 404,
     Conflict: 409,
@@ -20,6 +25,9 @@ STATUS = {
 }
 TITLES = {
     400: ("Bad request", "请求有误"),
+    401: ("Unauthorized", "未授权"),
+    403: ("Forbidden", "无权访问"),
+    429: ("Too many requests", "请求过于频繁"),
     404: ("Not found", "未找到"),
     405: ("Method not allowed", "不支持该请求方法"),
     409: ("Conflict", "冲突"),
@@ -54,9 +62,14 @@ def _status_for(exc: GridmapError) -> int:
 
 
 async def _domain_error(request: Request, exc: GridmapError) -> JSONResponse:
-    return problem(
+    response = problem(
         _status_for(exc), exc.slug, exc.message, exc.message_zh, request.url.path, **exc.extra
     )
+    if "retry_after" in exc.extra:
+        response.headers["Retry-After"] = str(exc.extra["retry_after"])
+    if isinstance(exc, Unauthorized):
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

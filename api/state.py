@@ -20,6 +20,8 @@ from geo.settings import Settings
 from geo.store import boundaries as bstore
 from geo.store import registers
 
+from api.auth import KeyCache
+
 log = logging.getLogger(__name__)
 
 
@@ -30,6 +32,7 @@ class ServiceState:
         self.geocoder: ReverseGeocoder | None = None
         self.special: SpecialIndex | None = None
         self.gazetteer: Gazetteer | None = None
+        self.keys = KeyCache(settings.key_cache_seconds)
         self._lock = threading.Lock()
         self._map_cache: dict[tuple[str, str], str] = {}
         self._history: dict[str, ReverseGeocoder] = {}

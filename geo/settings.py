@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     h3_patrol_res: int = 10
     h3_point_res: int = 12
     default_lang: str = "zh"
+    key_cache_seconds: float = Field(
+        default=10.0, description="How long a worker trusts a looked-up key (revocation delay)."
+    )
+    require_api_key: bool = Field(
+        default=False,
+        description="Refuse callers without an API key (turn on outside a local demo).",
+    )
     refresh_seconds: float = Field(
         default=10.0, description="How often each worker checks for new live boundaries."
     )

@@ -40,6 +40,7 @@ def test_settings(tmp_path_factory) -> Settings:
         pg_database=TEST_DB,
         data_dir=tmp_path_factory.mktemp("sample"),
         refresh_seconds=0.5,
+        key_cache_seconds=0.5,
     )
 
 

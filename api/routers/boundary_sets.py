@@ -18,12 +18,14 @@ from geo.errors import InvalidInput
 from geo.store import boundaries as bstore
 from geo.store import registers
 
+from api.auth import require_scope
 from api.deps import State
 from api.uploads import parse_column_map, save_upload, unpack_if_zip
 from boundaries import sets
 from boundaries.export import FORMATS, export_boundaries
 
 router = APIRouter(prefix="/v1", tags=["boundaries"])
+EDIT, READ = require_scope("edit"), require_scope("read")
 
 Level = Literal["district", "street", "community", "grid"]
 MEDIA = {
@@ -74,7 +76,7 @@ def _severity_counts(findings) -> dict[str, int]:
     return out
 
 
-@router.post("/boundary-sets", status_code=201, response_model=ImportOut)
+@router.post("/boundary-sets", status_code=201, response_model=ImportOut, dependencies=[EDIT])
 def upload_boundary_set(
     state: State,
     file: Annotated[UploadFile, File(description="GeoJSON, GeoPackage, or a zipped Shapefile")],
@@ -113,19 +115,19 @@ def upload_boundary_set(
     )
 
 
-@router.get("/boundary-sets", response_model=list[BoundarySetOut])
+@router.get("/boundary-sets", response_model=list[BoundarySetOut], dependencies=[READ])
 def list_boundary_sets(state: State) -> list[BoundarySetOut]:
     with state.engine.connect() as conn:
         return [BoundarySetOut(**s) for s in bstore.list_sets(conn)]
 
 
-@router.get("/boundary-sets/{set_id}", response_model=BoundarySetOut)
+@router.get("/boundary-sets/{set_id}", response_model=BoundarySetOut, dependencies=[READ])
 def get_boundary_set(state: State, set_id: int) -> BoundarySetOut:
     with state.engine.connect() as conn:
         return BoundarySetOut(**bstore.get_set(conn, set_id))
 
 
-@router.get("/boundary-sets/{set_id}/findings")
+@router.get("/boundary-sets/{set_id}/findings", dependencies=[READ])
 def boundary_set_findings(
     state: State, set_id: int, format: Annotated[Literal["json", "geojson"], Query()] = "json"
 ):
@@ -143,7 +145,7 @@ def boundary_set_findings(
     }
 
 
-@router.post("/boundary-sets/{set_id}/publish", response_model=PublishOut)
+@router.post("/boundary-sets/{set_id}/publish", response_model=PublishOut, dependencies=[EDIT])
 def publish_boundary_set(
     state: State, set_id: int, body: Annotated[PublishIn, Body()]
 ) -> PublishOut:
@@ -165,7 +167,7 @@ def publish_boundary_set(
     )
 
 
-@router.get("/boundaries/export")
+@router.get("/boundaries/export", dependencies=[READ])
 def export_live_boundaries(
     state: State,
     format: Annotated[Literal["gpkg", "geojson", "shp", "csv"], Query()] = "gpkg",

@@ -14,6 +14,7 @@ from geo.crs import from_wgs84, to_wgs84
 from geo.errors import InvalidInput, NotFound, NotReady, OutsideDistrict
 from geo.geocode import mask_phone
 
+from api.auth import CallerDep, require_scope
 from api.deps import Geocoder, State
 from api.schemas import (
     BorderOut,
@@ -25,16 +26,21 @@ from api.schemas import (
     Unit,
 )
 
-router = APIRouter(prefix="/v1/geocode", tags=["geocode"])
+router = APIRouter(prefix="/v1/geocode", tags=["geocode"], dependencies=[require_scope("geocode")])
 
 
 def _unit(ref) -> Unit | None:
     return Unit(id=ref.unit_id, code=ref.code, name=ref.name) if ref else None
 
 
-def _people(people) -> list[PersonOut]:
+def _people(people, unmasked: bool) -> list[PersonOut]:
     return [
-        PersonOut(worker_code=p.worker_code, name=p.name, role=p.role, phone=mask_phone(p.phone))
+        PersonOut(
+            worker_code=p.worker_code,
+            name=p.name,
+            role=p.role,
+            phone=p.phone if unmasked else mask_phone(p.phone),
+        )
         for p in people
     ]
 
@@ -48,6 +54,7 @@ def _people(people) -> list[PersonOut]:
 async def reverse(
     geocoder: Geocoder,
     state: State,
+    caller: CallerDep,
     lon: Annotated[float, Query(ge=-180, le=180, description="Longitude in `crs`")],
     lat: Annotated[float, Query(ge=-90, le=90, description="Latitude in `crs`")],
     crs: Annotated[CRSName, Query(description="CRS of lon/lat")] = "wgs84",
@@ -82,6 +89,8 @@ async def reverse(
             location={"lon": wlon, "lat": wlat, "crs": "wgs84"},
         )
     chain = found.chain
+    # Full phone numbers only for a key with the read scope whose jurisdiction holds it.
+    unmasked = caller.sees_contacts_of([u.unit_id for u in chain.values() if u])
     return ReverseGeocodeResponse(
         query=Coordinate(lon=lon, lat=lat, crs=crs),
         location=Coordinate(lon=wlon, lat=wlat, crs="wgs84"),
@@ -99,8 +108,8 @@ async def reverse(
             )
             for r in (state.special.containing_many([wlon], [wlat])[0] if state.special else [])
         ],
-        grid_workers=_people(found.workers),
-        grid_leaders=_people(found.leaders),
+        grid_workers=_people(found.workers, unmasked),
+        grid_leaders=_people(found.leaders, unmasked),
         border=BorderOut(
             distance_m=round(found.border_distance_m, 3),
             tolerance_m=tolerance_m,

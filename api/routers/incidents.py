@@ -21,9 +21,12 @@ from geo.incidents import DEFAULT_CATEGORIES, RowError, parse_incident
 from geo.intake import place_incidents
 from geo.store import activity
 
+from api.auth import require_scope
 from api.deps import Geocoder, State
 
-router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+router = APIRouter(
+    prefix="/v1/incidents", tags=["incidents"], dependencies=[require_scope("intake")]
+)
 
 MAX_ROWS = 100_000
 MAX_JSON_BYTES = 64 * 1024 * 1024

@@ -20,9 +20,10 @@ from geo.intake import place_incidents
 from geo.store import activity
 from geo.store.models import Incident
 
+from api.auth import require_scope
 from api.deps import Geocoder, State
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
+router = APIRouter(prefix="/open311/v2", tags=["open311"], dependencies=[require_scope("intake")])
 
 SOURCE = "hotline_12345"
 

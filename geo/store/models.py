@@ -363,3 +363,32 @@ class PatrolVisit(Base):
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     pass_count: Mapped[int] = mapped_column(Integer)
+
+
+API_SCOPES = ("geocode", "intake", "read", "edit", "admin")
+
+
+class ApiKey(Base):
+    """An app's key: only a hash is stored; the secret is shown once at creation."""
+
+    __tablename__ = "api_key"
+    __table_args__ = (
+        CheckConstraint("rate_per_minute > 0", name="rate"),
+        CheckConstraint(
+            "scopes <@ ARRAY['geocode','intake','read','edit','admin']::text[]", name="scopes"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    prefix: Mapped[str] = mapped_column(Text, unique=True)  # shown in lists, not secret
+    secret_hash: Mapped[str] = mapped_column(Text, unique=True)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    # Units (any level) the key may see people of; empty: the whole district.
+    unit_ids: Mapped[list[int]] = mapped_column(
+        ARRAY(BigInteger), server_default=text("'{}'::bigint[]")
+    )
+    rate_per_minute: Mapped[int] = mapped_column(Integer, server_default="600")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[str] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

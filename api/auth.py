@@ -1,0 +1,142 @@
+"""Who is calling: API keys (``Authorization: Bearer gm_…`` or ``X-API-Key``), scopes,
+jurisdiction, and per-key rate limits. Enforced here, in one place.
+
+Without a key a caller is anonymous: allowed only while ``GRIDMAP_REQUIRE_API_KEY`` is
+off (the local demo), and never shown personal contacts unmasked. Rate limits are
+counted per worker process (a token bucket per key).
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from geo.errors import GridmapError
+from geo.store import keys as keystore
+
+
+class Unauthorized(GridmapError):
+    slug = "unauthorized"
+
+
+class Forbidden(GridmapError):
+    slug = "forbidden"
+
+
+class TooManyRequests(GridmapError):
+    slug = "rate-limited"
+
+
+@dataclass(frozen=True)
+class Caller:
+    key_id: int | None
+    name: str
+    scopes: frozenset[str]
+    unit_ids: frozenset[int]  # empty with a key: the whole district
+
+    @property
+    def anonymous(self) -> bool:
+        return self.key_id is None
+
+    def sees_contacts_of(self, chain_unit_ids: list[int]) -> bool:
+        """Unmasked phones only for keys with the read scope and jurisdiction here."""
+        if self.anonymous or "read" not in self.scopes:
+            return False
+        return not self.unit_ids or any(u in self.unit_ids for u in chain_unit_ids)
+
+
+# Keys not required (local demo): anonymous may do what a planner does, but never sees
+# personal contacts unmasked (sees_contacts_of).
+ANONYMOUS = Caller(None, "anonymous", frozenset({"geocode", "intake", "read", "edit"}), frozenset())
+
+
+class KeyCache:
+    def __init__(self, ttl_s: float = 10.0):
+        # A revoked key stops working within ttl_s in every worker.
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._records: dict[str, tuple[float, keystore.KeyRecord | None]] = {}
+        self._buckets: dict[int, tuple[float, float]] = {}
+
+    def lookup(self, engine, prefix: str) -> keystore.KeyRecord | None:
+        now = time.monotonic()
+        hit = self._records.get(prefix)
+        if hit and now - hit[0] < self.ttl_s:
+            return hit[1]
+        with engine.connect() as conn:
+            rec = keystore.get_by_prefix(conn, prefix)
+        with self._lock:
+            self._records[prefix] = (now, rec)
+        return rec
+
+    def forget(self, prefix: str) -> None:
+        with self._lock:
+            self._records.pop(prefix, None)
+
+    def take(self, rec: keystore.KeyRecord) -> float:
+        """Take one request from the key's bucket; 0 if allowed, else seconds to wait."""
+        rate = rec.rate_per_minute / 60.0
+        with self._lock:
+            now = time.monotonic()
+            tokens, last = self._buckets.get(rec.id, (float(rec.rate_per_minute), now))
+            tokens = min(float(rec.rate_per_minute), tokens + (now - last) * rate)
+            if tokens >= 1.0:
+                self._buckets[rec.id] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[rec.id] = (tokens, now)
+            return (1.0 - tokens) / rate
+
+
+def _presented_key(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def get_caller(request: Request) -> Caller:
+    state = request.app.state.service
+    key = _presented_key(request)
+    if not key:
+        if state.settings.require_api_key:
+            raise Unauthorized(
+                "an API key is required: send Authorization: Bearer <key>",
+                "需要 API 密钥：请在请求头中携带 Authorization: Bearer <密钥>",
+            )
+        return ANONYMOUS
+    parts = keystore.split_key(key)
+    rec = state.keys.lookup(state.engine, parts[0]) if parts else None
+    if (
+        rec is None
+        or rec.revoked
+        or not hmac.compare_digest(rec.secret_hash, keystore.hash_secret(key))
+    ):
+        raise Unauthorized("the API key is unknown or revoked", "API 密钥无效或已吊销")
+    wait = state.keys.take(rec)
+    if wait > 0:
+        raise TooManyRequests(
+            f"rate limit of {rec.rate_per_minute} requests/minute exceeded; retry later",
+            f"超过每分钟 {rec.rate_per_minute} 次的调用限额，请稍后重试",
+            retry_after=math.ceil(wait),
+        )
+    return Caller(rec.id, rec.name, rec.scopes, rec.unit_ids)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def require_scope(scope: str):
+    """Router dependency: the caller must hold ``scope``."""
+
+    def check(caller: CallerDep) -> Caller:
+        if scope not in caller.scopes:
+            raise Forbidden(f"this key lacks the {scope!r} scope", f"该密钥没有 {scope!r} 权限")
+        return caller
+
+    return Depends(check)

@@ -1,0 +1,145 @@
+"""API keys in PostGIS: create (secret returned once), list, revoke, look up by prefix."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from geo.errors import InvalidInput, NotFound
+from geo.store.models import API_SCOPES, AdminUnitVersion, ApiKey
+
+KEY_PREFIX = "gm_"
+
+
+def hash_secret(secret: str) -> str:
+    # Keys are 190+ bits of randomness: a plain SHA-256 is enough (no dictionary to
+    # attack), and it keeps the per-request check cheap.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def split_key(key: str) -> tuple[str, str] | None:
+    """``gm_<prefix>_<secret>`` → (prefix, full key), or None when it is not one of ours."""
+    if not key.startswith(KEY_PREFIX) or key.count("_") < 2:
+        return None
+    prefix = key[len(KEY_PREFIX) :].split("_", 1)[0]
+    return (prefix, key) if len(prefix) == 8 else None
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    id: int
+    name: str
+    prefix: str
+    secret_hash: str
+    scopes: frozenset[str]
+    unit_ids: frozenset[int]
+    rate_per_minute: int
+    revoked: bool
+
+
+def create_key(
+    conn: Connection,
+    *,
+    name: str,
+    scopes: list[str],
+    unit_codes: list[str],
+    rate_per_minute: int,
+    created_by: str,
+) -> tuple[int, str]:
+    """Store a new key; returns (id, the full key — shown this once, never again)."""
+    bad = sorted(set(scopes) - set(API_SCOPES))
+    if bad or not scopes:
+        raise InvalidInput(
+            f"unknown or missing scope(s) {bad}; use {', '.join(API_SCOPES)}",
+            f"权限范围无效 {bad}；可用 {', '.join(API_SCOPES)}",
+        )
+    unit_ids = []
+    for code in unit_codes:
+        uid = conn.execute(
+            select(AdminUnitVersion.unit_id).where(
+                AdminUnitVersion.code == code,
+                AdminUnitVersion.valid_to.is_(None),
+                AdminUnitVersion.valid_from.is_not(None),
+            )
+        ).scalar()
+        if uid is None:
+            raise InvalidInput(f"no live unit has code {code}", f"没有编码为 {code} 的现行单元")
+        unit_ids.append(uid)
+    prefix = secrets.token_hex(4)
+    key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(24)}"
+    key_id = conn.execute(
+        insert(ApiKey)
+        .values(
+            name=name,
+            prefix=prefix,
+            secret_hash=hash_secret(key),
+            scopes=sorted(set(scopes)),
+            unit_ids=unit_ids,
+            rate_per_minute=rate_per_minute,
+            created_by=created_by,
+        )
+        .returning(ApiKey.id)
+    ).scalar_one()
+    return key_id, key
+
+
+def get_by_prefix(conn: Connection, prefix: str) -> KeyRecord | None:
+    row = (
+        conn.execute(
+            select(
+                ApiKey.id,
+                ApiKey.name,
+                ApiKey.prefix,
+                ApiKey.secret_hash,
+                ApiKey.scopes,
+                ApiKey.unit_ids,
+                ApiKey.rate_per_minute,
+                ApiKey.revoked_at,
+            ).where(ApiKey.prefix == prefix)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    return KeyRecord(
+        row["id"],
+        row["name"],
+        row["prefix"],
+        row["secret_hash"],
+        frozenset(row["scopes"]),
+        frozenset(row["unit_ids"]),
+        row["rate_per_minute"],
+        row["revoked_at"] is not None,
+    )
+
+
+def list_keys(conn: Connection) -> list[dict]:
+    rows = conn.execute(
+        select(
+            ApiKey.id,
+            ApiKey.name,
+            ApiKey.prefix,
+            ApiKey.scopes,
+            ApiKey.unit_ids,
+            ApiKey.rate_per_minute,
+            ApiKey.created_at,
+            ApiKey.created_by,
+            ApiKey.revoked_at,
+        ).order_by(ApiKey.id)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def revoke_key(conn: Connection, key_id: int) -> None:
+    done = conn.execute(
+        update(ApiKey)
+        .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+        .returning(ApiKey.id)
+    ).scalar()
+    if done is None:
+        raise NotFound(f"no active key with id {key_id}", f"没有编号为 {key_id} 的有效密钥")
