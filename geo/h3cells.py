@@ -47,3 +47,40 @@ def cell_boundary(cell: int) -> list[tuple[float, float]]:
 
 def cell_resolution(cell: int) -> int:
     return h3.get_resolution(h3.int_to_str(int(cell)))
+
+
+# --- Added for patrol path filling and coverage (geo/patrol_lattice.py, geo/coverage.py).
+
+
+def pentagons(res: int) -> list[int]:
+    """The 12 pentagon cells of a resolution (at res 0: the icosahedron's vertices)."""
+    return [h3.str_to_int(c) for c in h3.get_pentagons(res)]
+
+
+def icosahedron_faces(cell: int) -> list[int]:
+    """Numbers (0–19) of the icosahedron faces a cell touches, as H3 numbers them."""
+    return sorted(h3.get_icosahedron_faces(h3.int_to_str(int(cell))))
+
+
+def grid_disk(cell: int, k: int) -> list[int]:
+    """The cell and every cell within ``k`` steps of it."""
+    return [h3.str_to_int(c) for c in h3.grid_disk(h3.int_to_str(int(cell)), k)]
+
+
+def polygon_cells(geom, res: int) -> np.ndarray:
+    """Cells (int64) whose centre lies inside a shapely (Multi)Polygon in lon/lat.
+
+    This is h3's own polygon fill with ``contain="center"``; a cell whose centre is on
+    a border shared by two polygons goes to exactly one of them.
+    """
+    if geom is None or geom.is_empty:
+        return np.empty(0, dtype=np.int64)
+    cells = h3.geo_to_cells(geom.__geo_interface__, res)  # GeoJSON order: lon, lat
+    return np.array(sorted(h3.str_to_int(c) for c in cells), dtype=np.int64)
+
+
+def cell_polygons(cells) -> list:
+    """Shapely Polygons (lon/lat) of the cells' boundaries, in the order given."""
+    from shapely import Polygon
+
+    return [Polygon(cell_boundary(c)) for c in np.asarray(cells, dtype=np.int64).tolist()]
