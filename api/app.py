@@ -14,7 +14,15 @@ from geo.settings import Settings
 from geo.store.db import make_engine
 
 from api.errors import install_error_handlers
-from api.routers import boundary_sets, geocode, health, incidents, open311, pages
+from api.routers import (
+    boundary_sets,
+    geocode,
+    health,
+    incidents,
+    open311,
+    pages,
+    patrol,
+)
 from api.state import ServiceState
 from web_map.assets import STATIC_DIR, use_local_assets
 
@@ -67,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(boundary_sets.router)
     app.include_router(incidents.router)
     app.include_router(open311.router)
+    app.include_router(patrol.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -14,12 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 from sqlalchemy import Engine, update
 
-from geo import h3cells, patrol
 from geo.errors import InvalidInput
 from geo.incidents import parse_incident
 from geo.intake import SpecialIndex, place_incidents
@@ -28,6 +26,7 @@ from geo.settings import STORAGE_SRID, Settings
 from geo.store import activity, registers
 from geo.store import boundaries as bstore
 from geo.store.models import LEVELS, Incident
+from geo.store.patrol_ingest import ingest_pings
 
 from boundaries.importer import import_units, normalise_units, read_boundary_file
 from boundaries.sample import generate_sample_district, write_sample
@@ -166,41 +165,8 @@ def _load_incidents(conn, path: Path, locator: GridLocator, settings: Settings) 
 
 def _load_patrols(conn, pings, worker_ids, locator, settings):
     pings = pings.assign(time=pd.to_datetime(pings["time"], utc=True))
-    known = pings["worker_id"].isin(worker_ids)  # unregistered patrollers: issue 5
-    batch = patrol.build_tracks(pings[known], settings.h3_patrol_res)
-    new = activity.insert_tracks(
-        conn,
-        [
-            {
-                "worker_id": worker_ids[t["worker_code"]],
-                "mode": "foot",
-                "started_at": t["started_at"].to_pydatetime(),
-                "ended_at": t["ended_at"].to_pydatetime(),
-                "point_count": t["point_count"],
-                "checksum": t["checksum"],
-                "geom": _ewkt(shapely.LineString(t["coords"])),
-            }
-            for t in batch.tracks
-        ],
+    district = bstore.units_frame(conn, levels=("district",)).geometry.union_all()
+    result = ingest_pings(
+        conn, pings, worker_ids, locator, res=settings.h3_patrol_res, district=district
     )
-    # Visits only from tracks stored just now: a re-upload adds no passes.
-    visits = patrol.visits_by_worker(batch.passes[batch.passes["checksum"].isin(new)])
-    if not visits.empty:
-        centres = np.array([h3cells.cell_center(c) for c in visits["cell"]])
-        grid_ids = locator.chain_ids(locator.locate_many(centres[:, 0], centres[:, 1]))[:, 0]
-        activity.add_visits(
-            conn,
-            [
-                {
-                    "h3_cell": int(v.cell),
-                    "day": v.day,
-                    "worker_id": worker_ids[v.worker_code],
-                    "grid_unit_id": int(g) if g >= 0 else None,
-                    "first_seen": v.first_seen.to_pydatetime(),
-                    "last_seen": v.last_seen.to_pydatetime(),
-                    "pass_count": int(v.pass_count),
-                }
-                for v, g in zip(visits.itertuples(), grid_ids, strict=True)
-            ],
-        )
-    return len(new), batch.report.dropped
+    return result.new_tracks, result.dropped

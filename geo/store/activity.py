@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pandas as pd
 from geoalchemy2 import functions as gf
 from sqlalchemy import Connection, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
@@ -16,6 +17,7 @@ from geo import h3cells, lifecycle
 from geo.errors import NotFound
 from geo.store.models import (
     AdminUnitVersion,
+    GridWorker,
     Incident,
     IncidentTransition,
     PatrolTrack,
@@ -308,3 +310,19 @@ def incident_transitions(conn: Connection, incident_id: int) -> list[dict]:
         .all()
     )
     return [{**r, "at": r["at"].isoformat()} for r in rows]
+
+
+def visits_frame(conn: Connection, start=None, end=None) -> pd.DataFrame:
+    """Per-cell patrol visits (cell, day, worker_code, first_seen, last_seen, pass_count)."""
+    v, w = PatrolVisit, GridWorker
+    q = select(
+        v.h3_cell.label("cell"), v.day, w.worker_code, v.first_seen, v.last_seen, v.pass_count
+    ).join(w, w.id == v.worker_id)
+    if start is not None:
+        q = q.where(v.day >= start)
+    if end is not None:
+        q = q.where(v.day <= end)
+    rows = conn.execute(q).all()
+    return pd.DataFrame(
+        rows, columns=["cell", "day", "worker_code", "first_seen", "last_seen", "pass_count"]
+    )

@@ -203,3 +203,8 @@ def compounds_frame(conn: Connection) -> gpd.GeoDataFrame:
         geometry=list(shapely.from_wkb([bytes(r["wkb"]) for r in rows])) if rows else [],
         crs=f"EPSG:{STORAGE_SRID}",
     )
+
+
+def worker_ids(conn: Connection) -> dict[str, int]:
+    """Worker code → id for everyone in the register."""
+    return dict(conn.execute(select(GridWorker.worker_code, GridWorker.id)).all())
