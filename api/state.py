@@ -80,7 +80,7 @@ class ServiceState:
             self._history[version] = geocoder
         return geocoder
 
-    def cached_map(self, key: tuple[str, str], build) -> str:
+    def cached_map(self, key: tuple[str, ...], build) -> str:
         html = self._map_cache.get(key)
         if html is None:
             html = build()
