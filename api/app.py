@@ -16,7 +16,9 @@ from geo.store.db import make_engine
 from api.errors import install_error_handlers
 from api.routers import (
     boundary_sets,
+    dashboard,
     geocode,
+    geocode_batch,
     health,
     incidents,
     open311,
@@ -72,10 +74,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(geocode.router)
+    app.include_router(geocode_batch.router)
     app.include_router(boundary_sets.router)
     app.include_router(incidents.router)
     app.include_router(open311.router)
     app.include_router(patrol.router)
     app.include_router(pages.router)
+    app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
