@@ -47,7 +47,7 @@ class BorderOut(BaseModel):
 
 class ReverseGeocodeResponse(BaseModel):
     query: Coordinate
-    location: Coordinate = Field(description="The point as looked up, in WGS-84")
+    location: Coordinate = Field(description="The point as looked up, in `out_crs`")
     district: Unit | None
     street: Unit | None
     community: Unit | None
@@ -57,6 +57,11 @@ class ReverseGeocodeResponse(BaseModel):
     )
     grid_workers: list[PersonOut]
     grid_leaders: list[PersonOut]
+    responsible: dict | None = Field(
+        default=None,
+        description="Who must act for an incident of `category` here: a special grid's "
+        "unit by the precedence rules, else the grid (属地兜底); only when asked",
+    )
     border: BorderOut
     h3: dict[str, str] = Field(description="H3 cell (hex) by resolution, e.g. {'9': '89…'}")
     boundary_version: str

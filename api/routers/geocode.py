@@ -13,6 +13,7 @@ from geo import h3cells
 from geo.crs import from_wgs84, to_wgs84
 from geo.errors import InvalidInput, NotFound, NotReady, OutsideDistrict
 from geo.geocode import mask_phone
+from geo.incidents import DEFAULT_CATEGORIES, responsible_special
 
 from api.auth import CallerDep, require_scope
 from api.deps import Geocoder, State
@@ -61,6 +62,10 @@ async def reverse(
     at: Annotated[
         datetime | None, Query(description="Answer from the boundaries in force at this time")
     ] = None,
+    out_crs: Annotated[CRSName, Query(description="CRS of the returned location")] = "wgs84",
+    category: Annotated[
+        str | None, Query(description="Incident category: also say who is responsible")
+    ] = None,
     tolerance_m: Annotated[
         float, Query(ge=0, le=1000, description="Report the neighbour grid within this distance")
     ] = 10.0,
@@ -89,11 +94,32 @@ async def reverse(
             location={"lon": wlon, "lat": wlat, "crs": "wgs84"},
         )
     chain = found.chain
+    olon, olat = (float(v) for v in from_wgs84(wlon, wlat, out_crs))
+    specials = state.special.containing_many([wlon], [wlat])[0] if state.special else []
+    responsible = None
+    if category is not None:
+        if category not in DEFAULT_CATEGORIES:
+            raise InvalidInput(
+                f"unknown category {category!r}; see GET /v1/incidents/categories",
+                f"未知类别 {category!r}",
+            )
+        unit = responsible_special(category, specials)
+        responsible = (
+            {
+                "kind": "special_grid",
+                "code": unit.code,
+                "name": unit.name,
+                "responsible_unit": unit.responsible_unit,
+            }
+            if unit
+            else {"kind": "grid", "code": chain["grid"].code, "name": chain["grid"].name}
+        )
     # Full phone numbers only for a key with the read scope whose jurisdiction holds it.
     unmasked = caller.sees_contacts_of([u.unit_id for u in chain.values() if u])
     return ReverseGeocodeResponse(
         query=Coordinate(lon=lon, lat=lat, crs=crs),
-        location=Coordinate(lon=wlon, lat=wlat, crs="wgs84"),
+        location=Coordinate(lon=olon, lat=olat, crs=out_crs),
+        responsible=responsible,
         district=_unit(chain["district"]),
         street=_unit(chain["street"]),
         community=_unit(chain["community"]),
@@ -106,7 +132,7 @@ async def reverse(
                 kind=r.kind,
                 responsible_unit=r.responsible_unit,
             )
-            for r in (state.special.containing_many([wlon], [wlat])[0] if state.special else [])
+            for r in specials
         ],
         grid_workers=_people(found.workers, unmasked),
         grid_leaders=_people(found.leaders, unmasked),

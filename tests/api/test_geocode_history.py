@@ -64,3 +64,28 @@ def test_special_grids_in_the_answer(client, sample):
     assert [s["code"] for s in body["special_grids"]] == want
     assert sg["code"] in want
     assert shapely.Point(p.x, p.y).within(sg.geometry) or sg.geometry.covers(p)
+
+
+def test_answer_in_any_crs_and_responsible_by_category(client, sample):
+    from geo import crs
+
+    schools = sample.special_grids[sample.special_grids["kind"] == "school"]
+    p = schools.geometry.iloc[1].representative_point()
+    params = {"lon": p.x, "lat": p.y}
+    for name in ("gcj02", "bd09"):
+        body = client.get("/v1/geocode/reverse", params={**params, "out_crs": name}).json()
+        x, y = (float(v) for v in crs.from_wgs84(p.x, p.y, name))
+        assert body["location"]["crs"] == name
+        assert abs(body["location"]["lon"] - x) < 1e-9 and abs(body["location"]["lat"] - y) < 1e-9
+    covering = sample.special_grids[
+        sample.special_grids.geometry.covers(p)
+        & sample.special_grids["kind"].isin(["school", "campus"])
+    ].sort_values("code")
+    campus = client.get("/v1/geocode/reverse", params={**params, "category": "campus_safety"})
+    assert campus.json()["responsible"]["code"] == covering["code"].iloc[0]
+    road = client.get("/v1/geocode/reverse", params={**params, "category": "road_facility"})
+    assert road.json()["responsible"]["kind"] == "grid"
+    assert road.json()["responsible"]["code"] == road.json()["grid"]["code"]
+    assert client.get("/v1/geocode/reverse", params=params).json()["responsible"] is None
+    bad = client.get("/v1/geocode/reverse", params={**params, "category": "nope"})
+    assert bad.status_code == 422
