@@ -8,6 +8,7 @@ counted per worker process (a token bucket per key).
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import math
 import threading
@@ -64,11 +65,18 @@ class KeyCache:
         self._records: dict[str, tuple[float, keystore.KeyRecord | None]] = {}
         self._buckets: dict[int, tuple[float, float]] = {}
 
+    def cached(self, prefix: str) -> tuple[bool, keystore.KeyRecord | None]:
+        """(fresh, record) from memory, without touching the database."""
+        hit = self._records.get(prefix)
+        if hit and time.monotonic() - hit[0] < self.ttl_s:
+            return True, hit[1]
+        return False, None
+
     def lookup(self, engine, prefix: str) -> keystore.KeyRecord | None:
         now = time.monotonic()
-        hit = self._records.get(prefix)
-        if hit and now - hit[0] < self.ttl_s:
-            return hit[1]
+        fresh, rec = self.cached(prefix)
+        if fresh:
+            return rec
         with engine.connect() as conn:
             rec = keystore.get_by_prefix(conn, prefix)
         with self._lock:
@@ -100,7 +108,8 @@ def _presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-def get_caller(request: Request) -> Caller:
+# async: runs on every API request; a sync dependency would cost a thread-pool hop.
+async def get_caller(request: Request) -> Caller:
     state = request.app.state.service
     key = _presented_key(request)
     if not key:
@@ -111,7 +120,11 @@ def get_caller(request: Request) -> Caller:
             )
         return ANONYMOUS
     parts = keystore.split_key(key)
-    rec = state.keys.lookup(state.engine, parts[0]) if parts else None
+    rec = None
+    if parts:
+        fresh, rec = state.keys.cached(parts[0])
+        if not fresh:  # only a cache miss touches the database, off the event loop
+            rec = await asyncio.to_thread(state.keys.lookup, state.engine, parts[0])
     if (
         rec is None
         or rec.revoked
@@ -134,7 +147,7 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 def require_scope(scope: str):
     """Router dependency: the caller must hold ``scope``."""
 
-    def check(caller: CallerDep) -> Caller:
+    async def check(caller: CallerDep) -> Caller:
         if scope not in caller.scopes:
             raise Forbidden(f"this key lacks the {scope!r} scope", f"该密钥没有 {scope!r} 权限")
         return caller

@@ -12,11 +12,12 @@ from geo.geocode import ReverseGeocoder
 from api.state import ServiceState
 
 
-def get_state(request: Request) -> ServiceState:
+# async: a sync dependency would cost a thread-pool hop on every request.
+async def get_state(request: Request) -> ServiceState:
     return request.app.state.service
 
 
-def get_geocoder(request: Request) -> ReverseGeocoder:
+async def get_geocoder(request: Request) -> ReverseGeocoder:
     geocoder = request.app.state.service.geocoder
     if geocoder is None or len(geocoder.locator) == 0:
         raise NotReady(

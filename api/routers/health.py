@@ -14,6 +14,12 @@ from api.schemas import HealthResponse
 router = APIRouter(tags=["health"])
 
 
+@router.get("/livez", summary="Liveness / 存活检查")
+async def livez() -> dict:
+    """The process answers; no database call (for orchestrators' liveness probes)."""
+    return {"status": "alive"}
+
+
 @router.get("/healthz", response_model=HealthResponse, summary="Health / 健康检查")
 def healthz(state: State):
     try:
