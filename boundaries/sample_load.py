@@ -52,10 +52,6 @@ def generate_files(settings: Settings) -> dict[str, Path]:
     return write_sample(sample, Path(settings.data_dir))
 
 
-def _ewkt(geom) -> str:
-    return f"SRID={STORAGE_SRID};{shapely.to_wkt(geom, rounding_precision=-1)}"
-
-
 def load_sample(engine: Engine, settings: Settings, step: Step = print) -> LoadSummary:
     """Generate the sample files and load them in one transaction."""
     step("generating the sample district files")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 from geo.boundary_diff import diff_units, summary
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.settings import STORAGE_SRID
+from geo.store.db import ewkt
 from geo.store.models import LEVELS, AdminUnit, AdminUnitVersion, BoundarySet
 
 _LEVEL_RANK = {lvl: i for i, lvl in enumerate(LEVELS)}
@@ -27,10 +28,6 @@ _LEVEL_RANK = {lvl: i for i, lvl in enumerate(LEVELS)}
 _ACTIVATION_LOCK = 4107990001
 # Workers LISTEN here (or poll the version) to rebuild their lookup index.
 NOTIFY_CHANNEL = "gridmap_boundaries"
-
-
-def _ewkt(geom) -> str:
-    return f"SRID={STORAGE_SRID};{shapely.to_wkt(geom, rounding_precision=-1)}"
 
 
 def find_set_by_checksum(conn: Connection, checksum: str) -> int | None:
@@ -106,7 +103,7 @@ def create_draft_set(
                 "code": rec.code,
                 "name": rec.name,
                 "parent_unit_id": parent_id,
-                "geom": _ewkt(rec.geometry),
+                "geom": ewkt(rec.geometry),
                 "author": author,
                 "reason": note or f"imported in boundary set {set_id}",
             }

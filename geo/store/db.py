@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import shapely
 from sqlalchemy import Engine, create_engine
 
-from geo.settings import Settings
+from geo.settings import STORAGE_SRID, Settings
 
 
 def make_engine(settings: Settings, database: str | None = None, **kwargs) -> Engine:
@@ -13,3 +14,8 @@ def make_engine(settings: Settings, database: str | None = None, **kwargs) -> En
     # Errors must not echo row values: they carry personal data (phones, names).
     kwargs.setdefault("hide_parameters", True)
     return create_engine(settings.sqlalchemy_url(database), **kwargs)
+
+
+def ewkt(geom) -> str:
+    """A shapely geometry as EWKT in the storage SRID, at full precision (exact round trip)."""
+    return f"SRID={STORAGE_SRID};{shapely.to_wkt(geom, rounding_precision=-1)}"

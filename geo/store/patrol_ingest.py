@@ -15,8 +15,8 @@ from sqlalchemy import Connection
 
 from geo import h3cells, patrol
 from geo.locator import GridLocator
-from geo.settings import STORAGE_SRID
 from geo.store import activity
+from geo.store.db import ewkt
 
 
 @dataclass
@@ -57,8 +57,7 @@ def ingest_pings(
                 "ended_at": t["ended_at"].to_pydatetime(),
                 "point_count": t["point_count"],
                 "checksum": t["checksum"],
-                "geom": f"SRID={STORAGE_SRID};"
-                + shapely.to_wkt(shapely.LineString(t["coords"]), rounding_precision=-1),
+                "geom": ewkt(shapely.LineString(t["coords"])),
             }
             for t in batch.tracks
         ],

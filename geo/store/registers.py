@@ -14,11 +14,8 @@ from sqlalchemy import Connection, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from geo.settings import STORAGE_SRID
+from geo.store.db import ewkt
 from geo.store.models import Compound, GridAssignment, GridWorker, SpecialGrid
-
-
-def _ewkt(geom) -> str:
-    return f"SRID={STORAGE_SRID};{shapely.to_wkt(geom, rounding_precision=-1)}"
 
 
 def _none(v):
@@ -76,7 +73,7 @@ def upsert_compounds(conn: Connection, compounds: gpd.GeoDataFrame) -> int:
         for c in ("households", "buildings", "year_built"):
             row[c] = None if row[c] is None else int(row[c])
         row["source_key"] = r.source_key
-        row["geom"] = _ewkt(r.geometry)
+        row["geom"] = ewkt(r.geometry)
         rows.append(row)
     if not rows:
         return 0
@@ -98,7 +95,7 @@ def upsert_special_grids(conn: Connection, grids: gpd.GeoDataFrame, author: str)
             "responsible_unit": r.responsible_unit,
             "contact_name": _none(getattr(r, "contact_name", None)),
             "contact_phone": _none(getattr(r, "contact_phone", None)),
-            "geom": _ewkt(r.geometry),
+            "geom": ewkt(r.geometry),
             "author": author,
         }
         for r in grids.itertuples()

@@ -134,9 +134,9 @@ def test_use_local_assets_is_idempotent_and_refuses_a_second_prefix(zh_map):
 
 def test_adding_a_link_to_the_shared_map_list_is_refused(zh_map):
     with pytest.raises(TypeError, match="use_local_assets"):
-        folium.Map(tiles=None).add_js_link("d3", "https://cdn.example/d3.js")
+        folium.Map(tiles=None).add_js_link("d3", "https://assets.example.invalid/d3.js")
     with pytest.raises(TypeError, match="use_local_assets"):
-        folium.Map(tiles=None).add_css_link("leaflet_css", "https://cdn.example/l.css")
+        folium.Map(tiles=None).add_css_link("leaflet_css", "https://assets.example.invalid/l.css")
     assert [name for name, _ in folium.Map.default_js] == ["leaflet"]
 
 
