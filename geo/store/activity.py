@@ -25,19 +25,6 @@ from geo.store.models import (
     SpecialGrid,
 )
 
-
-def insert_incidents(conn: Connection, rows: list[dict]) -> int:
-    """Insert incidents not stored yet; returns how many were new."""
-    if not rows:
-        return 0
-    stmt = (
-        insert(Incident)
-        .on_conflict_do_nothing(index_elements=["source", "external_id"])
-        .returning(Incident.id)  # rowcount is not reliable for batched inserts
-    )
-    return len(conn.execute(stmt, rows).all())
-
-
 # Hand-written SQL: bulk intake goes through COPY into a session temp table and one
 # INSERT … SELECT, about 10× faster than batched INSERT statements; the ORM has no COPY.
 _INTAKE_COLUMNS = (
