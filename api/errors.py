@@ -7,7 +7,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from geo.errors import Conflict, GridmapError, InvalidInput, NotFound, NotReady
+from geo.errors import (
+    Conflict,
+    GridmapError,
+    InvalidInput,
+    NotFound,
+    NotReady,
+    StaleVersion,
+    VersionRequired,
+)
 
 from api.auth import Forbidden, TooManyRequests, Unauthorized
 
@@ -17,6 +25,8 @@ STATUS = {
     Unauthorized: 401,
     Forbidden: 403,
     TooManyRequests: 429,
+    StaleVersion: 412,
+    VersionRequired: 428,
     InvalidInput: 422,
     NotFound: 404,
     Conflict: 409,
@@ -31,6 +41,8 @@ TITLES = {
     404: ("Not found", "未找到"),
     405: ("Method not allowed", "不支持该请求方法"),
     409: ("Conflict", "冲突"),
+    412: ("Precondition failed", "版本已变化"),
+    428: ("Precondition required", "缺少版本条件"),
     422: ("Invalid input", "输入无效"),
     500: ("Internal error", "内部错误"),
     503: ("Service not ready", "服务尚未就绪"),

@@ -37,6 +37,24 @@ class Conflict(GridmapError):
     slug = "conflict"
 
 
+class StaleVersion(Conflict):
+    """An edit named a version (If-Match) that is no longer the live one."""
+
+    slug = "stale-version"
+
+
+class VersionRequired(GridmapError):
+    """An edit came without If-Match: it might overwrite a colleague's work unseen."""
+
+    slug = "version-required"
+
+
+class EditRefused(InvalidInput):
+    """An edit that would break the partition; ``extra["findings"]`` says where."""
+
+    slug = "edit-refused"
+
+
 class NotReady(GridmapError):
     """The service cannot answer yet (e.g. no boundaries loaded)."""
 

@@ -33,10 +33,10 @@ def _mm(coords: np.ndarray) -> list[tuple[int, int]]:
     return [tuple(k) for k in np.round(coords / PIECE_GRID_M).astype(np.int64).tolist()]
 
 
-class _Metres:
+class MetreFrame:
     """Round trip lon/lat → zone metres → lon/lat that keeps the input's own vertices.
 
-    Results are snapped to the millimetre grid (:func:`_tidy`), so a vertex that came
+    Results are snapped to the millimetre grid (:func:`tidy_metric`), so a vertex that came
     from an input is recognised by its millimetre cell and given back its exact
     input lon/lat; only new vertices go through the inverse projection.
     """
@@ -65,7 +65,7 @@ def _multi(geom: BaseGeometry) -> MultiPolygon:
     return MultiPolygon(list(pieces)) if len(pieces) else MultiPolygon()
 
 
-def _tidy(geom_m: BaseGeometry, min_area_m2: float = 1e-3) -> MultiPolygon:
+def tidy_metric(geom_m: BaseGeometry, min_area_m2: float = 1e-3) -> MultiPolygon:
     """A valid metric MultiPolygon without hairline spikes or crumbs left by overlay."""
     pieces = clean_pieces(shapely.make_valid(geom_m, method="structure"))
     return _multi(shapely.union_all(pieces[shapely.area(pieces) > min_area_m2]))
@@ -111,9 +111,9 @@ def fix_snap_to_parent(
     child, parent = fix_make_valid(child), fix_make_valid(parent)
     if child.is_empty or parent.is_empty:
         return child
-    frame = _Metres(child, parent)
+    frame = MetreFrame(child, parent)
     c, p = frame.there(child), frame.there(parent)
-    snapped = _tidy(shapely.snap(c, p, tolerance_m))
+    snapped = tidy_metric(shapely.snap(c, p, tolerance_m))
     result = shapely.intersection(snapped, p)
     outside = polygon_pieces(shapely.difference(snapped, p))
     # A piece narrower than 2 × tolerance vanishes when shrunk by the tolerance.
@@ -127,7 +127,7 @@ def fix_snap_to_parent(
         and shapely.intersects(g, shapely.buffer(snapped, tolerance_m))
         and shapely.length(shapely.intersection(g.boundary, p.boundary)) > 0
     ]
-    return frame.back(_tidy(shapely.union_all([result, *keep, *slits])))
+    return frame.back(tidy_metric(shapely.union_all([result, *keep, *slits])))
 
 
 def fix_assign_gap(gap: BaseGeometry, neighbours: dict[str, BaseGeometry]) -> str | None:
@@ -195,22 +195,25 @@ def fix_split_overlap(a: BaseGeometry, b: BaseGeometry) -> tuple[MultiPolygon, M
         ``a ∪ b`` (up to the 1 mm the cut's new vertices are snapped to).
     """
     a, b = fix_make_valid(a), fix_make_valid(b)
-    frame = _Metres(a, b)
+    frame = MetreFrame(a, b)
     am, bm = frame.there(a), frame.there(b)
-    overlap = _tidy(shapely.intersection(am, bm))
+    overlap = tidy_metric(shapely.intersection(am, bm))
     if overlap.is_empty:
         return a, b
-    a_only, b_only = _tidy(shapely.difference(am, bm)), _tidy(shapely.difference(bm, am))
+    a_only, b_only = (
+        tidy_metric(shapely.difference(am, bm)),
+        tidy_metric(shapely.difference(bm, am)),
+    )
     if a_only.is_empty:
         a_half = overlap
     elif b_only.is_empty:
         a_half = MultiPolygon()
     else:
-        a_half = _tidy(_nearer_to_a(overlap, a_only, b_only))
+        a_half = tidy_metric(_nearer_to_a(overlap, a_only, b_only))
     # b's half is the rest of the overlap, so the halves cannot overlap or leave a hole.
     b_half = shapely.difference(overlap, a_half)
-    a2 = _tidy(shapely.union_all([a_only, a_half]))
-    b2 = _tidy(shapely.union_all([b_only, b_half]))
+    a2 = tidy_metric(shapely.union_all([a_only, a_half]))
+    b2 = tidy_metric(shapely.union_all([b_only, b_half]))
     # Snapping both to 1 mm may leave them touching by a hair; the rest goes to b.
-    b2 = _tidy(shapely.difference(b2, a2))
+    b2 = tidy_metric(shapely.difference(b2, a2))
     return frame.back(a2), frame.back(b2)

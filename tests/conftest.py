@@ -8,6 +8,7 @@ and two runs at once do not disturb each other.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -55,7 +56,7 @@ def _drop_stale_test_databases(admin_dsn: str) -> None:
     """Drop test databases of runs that died before their teardown."""
     import psycopg
 
-    pattern = "^gridmap_test(_migrations)?_[0-9]+$"
+    pattern = "^gridmap_test(_migrations|_edits)?_[0-9]+$"
     with psycopg.connect(admin_dsn, autocommit=True) as c:
         names = [
             r[0]
@@ -127,17 +128,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(loaded, test_settings, tmp_path_factory):
-    """The real service under uvicorn on a loopback port, in its own process."""
+@contextlib.contextmanager
+def serve(database: str, test_settings, log_dir: Path, **env_extra: str):
+    """Run the real service under uvicorn on a loopback port, in its own process."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}
     env.update(
-        GRIDMAP_PG_DATABASE=TEST_DB,
+        GRIDMAP_PG_DATABASE=database,
         GRIDMAP_PG_PORT=str(test_settings.local_pg_port()),
         GRIDMAP_PG_DIR=str(test_settings.pg_dir),
+        **env_extra,
     )
-    log = tmp_path_factory.mktemp("server") / "server.log"
+    log = log_dir / "server.log"
     with open(log, "w") as fh:
         proc = subprocess.Popen(
             [
@@ -172,3 +174,37 @@ def live_server(loaded, test_settings, tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def live_server(loaded, test_settings, tmp_path_factory):
+    """The real service on the shared test database."""
+    with serve(TEST_DB, test_settings, tmp_path_factory.mktemp("server")) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def edit_db(cluster, test_settings, db_url, tmp_path_factory):
+    """A second database with the sample loaded, for tests that commit edits (so the
+    shared test database stays the generated sample). Yields (settings, engine)."""
+    from boundaries.sample_load import load_sample
+
+    name = f"gridmap_test_edits_{os.getpid()}"
+    settings = test_settings.model_copy(
+        update={"pg_database": name, "data_dir": tmp_path_factory.mktemp("edits")}
+    )
+    ensure_database(cluster.admin_dsn(), name, settings.pg_user)
+    migrate.upgrade(settings.sqlalchemy_url())
+    engine = make_engine(settings)
+    load_sample(engine, settings, step=lambda *_: None)
+    yield settings, engine
+    engine.dispose()
+    drop_database(cluster.admin_dsn(), name)
+
+
+@pytest.fixture(scope="session")
+def edit_server(edit_db, tmp_path_factory):
+    """The real service on the edits database (tests there may commit)."""
+    settings, _engine = edit_db
+    with serve(settings.pg_database, settings, tmp_path_factory.mktemp("edit-server")) as base:
+        yield base
