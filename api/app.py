@@ -19,6 +19,7 @@ from api.routers import (
     dashboard,
     geocode,
     geocode_batch,
+    grid_edits,
     health,
     incidents,
     open311,
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(geocode.router)
     app.include_router(geocode_batch.router)
     app.include_router(boundary_sets.router)
+    app.include_router(grid_edits.router)
     app.include_router(incidents.router)
     app.include_router(open311.router)
     app.include_router(patrol.router)

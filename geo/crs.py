@@ -14,6 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 import numpy as np
+import shapely
 
 # Krasovsky 1940 ellipsoid, as the GCJ-02 algorithm defines it.
 _A = 6378245.0
@@ -153,3 +154,19 @@ def from_wgs84(lon, lat, crs: str | CRS) -> tuple[np.ndarray, np.ndarray]:
     if crs is CRS.gcj02:
         return wgs84_to_gcj02(lon, lat)
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
+
+
+def geometry_to_wgs84(geom, crs: str | CRS):
+    """A shapely geometry (or array) given in ``crs``, with every vertex in WGS-84."""
+    crs = parse_crs(crs)
+    if crs in (CRS.wgs84, CRS.cgcs2000):
+        return geom
+    return shapely.transform(geom, lambda xy: np.column_stack(to_wgs84(xy[:, 0], xy[:, 1], crs)))
+
+
+def geometry_from_wgs84(geom, crs: str | CRS):
+    """A WGS-84 shapely geometry (or array) with every vertex converted to ``crs``."""
+    crs = parse_crs(crs)
+    if crs in (CRS.wgs84, CRS.cgcs2000):
+        return geom
+    return shapely.transform(geom, lambda xy: np.column_stack(from_wgs84(xy[:, 0], xy[:, 1], crs)))

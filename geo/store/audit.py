@@ -49,8 +49,8 @@ def entries(
     stmt = select(a.id, a.at, a.actor, a.action, a.entity, a.ref, a.reason, a.detail)
     if entity:
         stmt = stmt.where(a.entity == entity)
-    if ref:
-        stmt = stmt.where(a.ref == ref)
+    if ref:  # an edit touching several units lists them comma-separated
+        stmt = stmt.where(("," + a.ref + ",").contains(f",{ref},"))
     if actor:
         stmt = stmt.where(a.actor == actor)
     if since:

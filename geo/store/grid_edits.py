@@ -55,12 +55,14 @@ def live_row(live: gpd.GeoDataFrame, code: str, level: str | None = None) -> pd.
     return rows.iloc[0]
 
 
-def check_if_match(live: gpd.GeoDataFrame, expected: dict[str, int]) -> None:
-    """Every named unit must still be at the version the caller saw."""
+def check_if_match(live: gpd.GeoDataFrame, expected: dict[str, int | set[int]]) -> None:
+    """Every named unit must still be at the version the caller saw (one version id, or
+    a set of ids — the ETags of an If-Match list — of which one must be its live one)."""
     stale = {}
     for code, version in expected.items():
         current = int(live_row(live, code)["version_id"])
-        if current != int(version):
+        allowed = version if isinstance(version, set) else {int(version)}
+        if current not in allowed:
             stale[code] = current
     if stale:
         raise StaleVersion(
