@@ -20,7 +20,8 @@ from shapely.geometry import mapping, shape
 
 from geo.crs import geometry_from_wgs84, geometry_to_wgs84
 from geo.errors import InvalidInput, VersionRequired
-from geo.store import audit, history
+from geo.geocode import mask_phone
+from geo.store import audit, history, special_edits
 from geo.store import grid_edits as edits
 
 from api.auth import CallerDep, require_scope
@@ -377,3 +378,136 @@ def audit_log(
     return _jsonable(
         {"entries": rows, "next_before_id": rows[-1]["id"] if len(rows) == limit else None}
     )
+
+
+# -- special grids ----------------------------------------------------------------------
+
+
+class SpecialIn(EditIn):
+    name: str | None = Field(default=None, max_length=200)
+    kind: str | None = Field(default=None, description="school, hospital, industrial_park …")
+    responsible_unit: str | None = Field(default=None, max_length=200)
+    contact_name: str | None = Field(default=None, max_length=100)
+    contact_phone: str | None = Field(default=None, max_length=40)
+    geometry: dict[str, Any] | None = Field(default=None, description="GeoJSON (Multi)Polygon")
+    crs: CRSName = "wgs84"
+
+
+class SpecialCreateIn(SpecialIn):
+    code: str = Field(min_length=1, max_length=40)
+
+
+def _special_fields(body: SpecialIn) -> dict:
+    return {f: getattr(body, f) for f in special_edits.FIELDS}
+
+
+def _special_response(out, status: int = 200) -> JSONResponse:
+    headers = {"ETag": f'"{out.version}"'} if out.version else {}
+    return JSONResponse(
+        {
+            "action": out.action,
+            "code": out.code,
+            "dry_run": out.dry_run,
+            "etag": headers.get("ETag"),
+        },
+        status_code=status,
+        headers=headers,
+    )
+
+
+@router.get("/special-grids/{code}", dependencies=[READ])
+def get_special_grid(
+    state: State,
+    caller: CallerDep,
+    code: str,
+    response: Response,
+    crs: Annotated[CRSName, Query(description="CRS of the returned geometry")] = "wgs84",
+):
+    """One live special grid as a GeoJSON Feature; the ETag is its version."""
+    with state.engine.connect() as conn:
+        row = special_edits.live_special(conn, code)
+    response.headers["ETag"] = f'"{row["id"]}"'
+    props = {k: v for k, v in row.items() if k not in ("geometry", "id")}
+    if not caller.sees_contacts_of([]):
+        props["contact_phone"] = mask_phone(props.get("contact_phone"))
+    props.update(version=row["id"], crs=crs)
+    return {
+        "type": "Feature",
+        "id": code,
+        "properties": props,
+        "geometry": mapping(geometry_from_wgs84(row["geometry"], crs)),
+    }
+
+
+@router.post("/special-grids", dependencies=[EDIT], status_code=201)
+def create_special_grid(
+    state: State, caller: CallerDep, body: SpecialCreateIn, dry_run: DryRun = False
+):
+    """Draw a new special grid (must lie inside the district)."""
+    if body.geometry is None:
+        raise InvalidInput("geometry is required", "必须提供几何 geometry", field="geometry")
+    geom = _geometry(body.geometry, body.crs, "geometry")
+    author = body.author if caller.anonymous and body.author else caller.name
+    with state.engine.begin() as conn:
+        out = special_edits.save(
+            conn,
+            body.code,
+            _special_fields(body),
+            geom,
+            if_match=None,
+            author=author,
+            reason=body.reason,
+            dry_run=dry_run,
+        )
+    if not dry_run:
+        state.refresh()
+    return _special_response(out, 200 if dry_run else 201)
+
+
+@router.put("/special-grids/{code}", dependencies=[EDIT])
+def replace_special_grid(
+    state: State,
+    caller: CallerDep,
+    code: str,
+    body: SpecialIn,
+    if_match: IfMatch = None,
+    dry_run: DryRun = False,
+):
+    """Change a special grid's shape and/or attributes (fields left out stay)."""
+    tags = _etags(if_match)
+    geom = _geometry(body.geometry, body.crs, "geometry") if body.geometry else None
+    author = body.author if caller.anonymous and body.author else caller.name
+    with state.engine.begin() as conn:
+        out = special_edits.save(
+            conn,
+            code,
+            _special_fields(body),
+            geom,
+            if_match=tags,
+            author=author,
+            reason=body.reason,
+            dry_run=dry_run,
+        )
+    if not dry_run:
+        state.refresh()
+    return _special_response(out)
+
+
+@router.delete("/special-grids/{code}", dependencies=[EDIT])
+def delete_special_grid(
+    state: State,
+    caller: CallerDep,
+    code: str,
+    reason: Annotated[str, Query(min_length=1, max_length=2000, description="Why")],
+    if_match: IfMatch = None,
+    dry_run: DryRun = False,
+):
+    """Close a special grid; it stays in the history."""
+    tags = _etags(if_match)
+    with state.engine.begin() as conn:
+        out = special_edits.delete(
+            conn, code, if_match=tags, author=caller.name, reason=reason, dry_run=dry_run
+        )
+    if not dry_run:
+        state.refresh()
+    return _special_response(out)

@@ -20,7 +20,7 @@ from geo.boundary_diff import diff_units, summary
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.settings import STORAGE_SRID
 from geo.store.db import ewkt
-from geo.store.models import LEVELS, AdminUnit, AdminUnitVersion, BoundarySet
+from geo.store.models import LEVELS, AdminUnit, AdminUnitVersion, BoundarySet, SpecialGrid
 
 _LEVEL_RANK = {lvl: i for i, lvl in enumerate(LEVELS)}
 
@@ -304,13 +304,23 @@ def boundary_version_at(conn: Connection, at: datetime) -> str:
 
 
 def live_boundary_version(conn: Connection) -> str:
-    """A token that changes whenever the live map changes (for caches and indexes)."""
+    """A token that changes whenever the live map changes (for caches and indexes):
+    units and special grids, including a special grid closed without a successor."""
     row = conn.execute(
         select(
             func.count(), func.max(AdminUnitVersion.id), func.max(AdminUnitVersion.valid_from)
         ).where(_in_force(AdminUnitVersion, None))
     ).one()
-    return f"{row[0]}-{row[1]}-{row[2].timestamp() if row[2] else 0}"
+    special = conn.execute(
+        select(
+            func.count(SpecialGrid.id),
+            func.max(SpecialGrid.id),
+            func.max(func.coalesce(SpecialGrid.valid_to, SpecialGrid.valid_from)),
+        )
+    ).one()
+    stamp = row[2].timestamp() if row[2] else 0
+    s_stamp = special[2].timestamp() if special[2] else 0
+    return f"{row[0]}-{row[1]}-{stamp}-s{special[0]}-{special[1]}-{s_stamp}"
 
 
 def live_units_subquery():
