@@ -22,9 +22,11 @@ from api.routers import (
     grid_edits,
     health,
     incidents,
+    ogc,
     open311,
     pages,
     patrol,
+    tiles,
 )
 from api.state import ServiceState
 from web_map.assets import STATIC_DIR, use_local_assets
@@ -83,5 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(patrol.router)
     app.include_router(pages.router)
     app.include_router(dashboard.router)
+    app.include_router(ogc.router)
+    app.include_router(tiles.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
