@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import ipaddress
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.sync_api import ConsoleMessage, Request, Route, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, Request, Route, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = (
@@ -101,6 +102,20 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+def wait_until_true(page: Page, expression: str, timeout_s: float = 30) -> None:
+    """Poll ``expression`` until it is truthy.
+
+    Not ``page.wait_for_function``: that evaluates the predicate with ``eval`` inside
+    the page, which the service's Content-Security-Policy (rightly) forbids;
+    ``page.evaluate`` goes through the DevTools protocol and is not subject to it.
+    """
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{expression!r} did not become true in {timeout_s} s")
+        page.wait_for_timeout(100)
+
+
 def load_page(
     url: str,
     *,
@@ -108,6 +123,7 @@ def load_page(
     screenshot: Path | None = None,
     evaluate: Mapping[str, str] | None = None,
     wait_for: str | None = None,
+    interact: Callable[[Page], None] | None = None,
 ) -> PageReport:
     """Open ``url`` in a fresh headless Chromium profile and report on it.
 
@@ -130,6 +146,9 @@ def load_page(
         their JSON-serialisable values land in ``PageReport.results``.
     wait_for
         A JavaScript expression to wait for before evaluating.
+    interact
+        Called with the Playwright page once it has settled (clicks, drags…),
+        before ``evaluate`` and the screenshot; requests it causes are recorded too.
 
     Raises
     ------
@@ -190,7 +209,10 @@ def load_page(
             page.goto(url, wait_until="load")
             page.wait_for_load_state("networkidle")
             if wait_for is not None:
-                page.wait_for_function(wait_for)
+                wait_until_true(page, wait_for, timeout_s)
+            if interact is not None:
+                interact(page)
+                page.wait_for_load_state("networkidle")
             report.title = page.title()
             for name, expression in (evaluate or {}).items():
                 report.results[name] = page.evaluate(expression)

@@ -1,0 +1,163 @@
+"""The planner page in headless Chromium: offline, every grid drawn, and a real vertex
+drag saved through the edit API — checked in the database afterwards."""
+
+from __future__ import annotations
+
+import itertools
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+import sqlalchemy as sa
+
+from tests.web_map.browser import load_page, wait_until_true
+
+pytestmark = pytest.mark.browser
+LIVE = "valid_from IS NOT NULL AND valid_to IS NULL"
+METRIC = 4547
+
+
+def live(conn, level):
+    rows = conn.execute(
+        sa.text(
+            "SELECT v.id, v.code, p.code AS parent, ST_AsBinary(v.geom) AS wkb"
+            " FROM admin_unit_version v LEFT JOIN admin_unit_version p"
+            " ON p.unit_id = v.parent_unit_id AND p.valid_from IS NOT NULL AND p.valid_to IS NULL"
+            " WHERE v.level = :l AND v.valid_from IS NOT NULL AND v.valid_to IS NULL"
+        ),
+        {"l": level},
+    ).mappings()
+    rows = list(rows)
+    return gpd.GeoDataFrame(
+        [{"id": r["id"], "code": r["code"], "parent": r["parent"]} for r in rows],
+        geometry=[shapely.from_wkb(bytes(r["wkb"])) for r in rows],
+        crs=4326,
+    )
+
+
+def test_planner_page_is_offline_and_draws_everything(live_server, db_engine, tmp_path):
+    with db_engine.connect() as conn:
+        n_grids = conn.execute(
+            sa.text(f"SELECT count(*) FROM admin_unit_version WHERE level = 'grid' AND {LIVE}")
+        ).scalar_one()
+        n_labels = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM admin_unit_version WHERE level IN ('street', 'community')"
+                f" AND {LIVE}"
+            )
+        ).scalar_one()
+    report = load_page(
+        f"{live_server}/planner",
+        wait_for="window.gridmapPlanner !== undefined",
+        evaluate={
+            "grids": "gridmapPlanner.grids.getLayers().length",
+            "labels": "document.querySelectorAll('.gm-label').length",
+            "geoman": "typeof L.PM",
+            "lang": "document.documentElement.lang || document.title",
+        },
+        screenshot=tmp_path / "planner.png",
+    )
+    assert report.problems == []
+    assert report.results["grids"] == n_grids
+    assert report.results["labels"] == n_labels
+    assert report.results["geoman"] == "object"
+    assert "网格规划编辑" in report.title
+
+
+def pick_vertex(conn):
+    """A vertex a grid shares with a sibling, at least 60 m from its community's border."""
+    grids, communities = live(conn, "grid"), live(conn, "community")
+    g_m, c_m = grids.to_crs(METRIC), communities.to_crs(METRIC).set_index("code")
+    for i in range(len(grids)):
+        code, parent = grids["code"].iloc[i], grids["parent"].iloc[i]
+        border = c_m.loc[parent].geometry.boundary
+        siblings = g_m[(g_m["parent"] == parent) & (g_m["code"] != code)]
+        coords_ll = shapely.get_coordinates(grids.geometry.iloc[i])
+        coords_m = shapely.get_coordinates(g_m.geometry.iloc[i])
+        for (lon, lat), (x, y) in zip(coords_ll, coords_m, strict=True):
+            pt = shapely.Point(x, y)
+            if border.distance(pt) > 60 and any(
+                s.boundary.distance(pt) < 0.01 for s in siblings.geometry
+            ):
+                return code, parent, float(lon), float(lat)
+    pytest.fail("no interior shared vertex in the sample")
+
+
+def test_drag_a_vertex_and_save(edit_server, edit_db, tmp_path):
+    _settings, engine = edit_db
+    with engine.connect() as conn:
+        code, community, lon, lat = pick_vertex(conn)
+        before = conn.execute(
+            sa.text(f"SELECT id FROM admin_unit_version WHERE code = :c AND {LIVE}"), {"c": code}
+        ).scalar_one()
+    dropped: dict = {}
+
+    def drag(page):
+        page.evaluate(
+            f"""async () => {{
+                const p = window.gridmapPlanner;
+                p.map.setView([{lat}, {lon}], 18, {{animate: false}});
+                await p.select(p.byCode({code!r}));
+            }}"""
+        )
+        page.click("#gm-edit")
+        page.wait_for_timeout(300)
+        box = page.locator(".folium-map").bounding_box()
+        pt = page.evaluate(
+            f"(() => {{ const q = gridmapPlanner.map.latLngToContainerPoint([{lat}, {lon}]);"
+            " return [q.x, q.y]; })()"
+        )
+        x, y = box["x"] + pt[0], box["y"] + pt[1]
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 30, y + 20, steps=12)
+        page.mouse.up()
+        ll = page.evaluate(
+            f"(() => {{ const l = gridmapPlanner.map.containerPointToLatLng([{pt[0] + 30},"
+            f" {pt[1] + 20}]); return [l.lng, l.lat]; }})()"
+        )
+        dropped["lonlat"] = ll
+        page.fill("#gm-reason", "拖动顶点 browser test")
+        page.click("#gm-save")
+        try:  # saving also rebuilds the server's lookup index: allow for a busy machine
+            wait_until_true(page, "gridmapPlanner.saved === 1", timeout_s=90)
+        except TimeoutError:
+            message = page.evaluate("document.getElementById('gm-msg').textContent")
+            pytest.fail(f"the save did not complete; the page says: {message!r}")
+
+    report = load_page(
+        f"{edit_server}/planner",
+        wait_for="window.gridmapPlanner !== undefined",
+        interact=drag,
+        evaluate={"msg": "document.getElementById('gm-msg').textContent"},
+        screenshot=tmp_path / "planner-after-save.png",
+    )
+    assert report.problems == []
+    with engine.connect() as conn:
+        after_id, wkb, author_reason = conn.execute(
+            sa.text(
+                f"SELECT id, ST_AsBinary(geom), reason FROM admin_unit_version"
+                f" WHERE code = :c AND {LIVE}"
+            ),
+            {"c": code},
+        ).one()
+        assert after_id != before and author_reason == "拖动顶点 browser test"
+        geom = gpd.GeoSeries([shapely.from_wkb(bytes(wkb))], crs=4326).to_crs(METRIC).iloc[0]
+        old_v, new_v = (
+            gpd.GeoSeries([shapely.Point(lon, lat), shapely.Point(*dropped["lonlat"])], crs=4326)
+            .to_crs(METRIC)
+            .tolist()
+        )
+        vertices = shapely.points(shapely.get_coordinates(geom))
+        # The old vertex is gone; one lies where the mouse let go (geoman may snap ≤ 12 m).
+        assert min(shapely.distance(vertices, old_v)) > 1.0
+        assert min(shapely.distance(vertices, new_v)) < 12.0
+        # The community is still exactly partitioned (shapely on plain SQL reads).
+        kids = live(conn, "grid").to_crs(METRIC)
+        kids = kids[kids["parent"] == community]
+        parent = live(conn, "community").to_crs(METRIC).set_index("code").loc[community].geometry
+        union = shapely.union_all(np.asarray(kids.geometry.values, dtype=object))
+        assert parent.symmetric_difference(union).area <= 1.0
+        for a, b in itertools.combinations(kids.geometry, 2):
+            assert a.intersection(b).area <= 1.0
