@@ -23,6 +23,7 @@ from api.routers import (
     health,
     incidents,
     ogc,
+    ogc_write,
     open311,
     pages,
     patrol,
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(dashboard.router)
     app.include_router(ogc.router)
+    app.include_router(ogc_write.router)
     app.include_router(tiles.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -58,6 +58,7 @@ class EditResult:
     retired: list[str] = field(default_factory=list)
     # Units that change code and/or parent: old code → (new code, new parent code).
     moved: dict[str, tuple[str, str]] = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)  # code → new name
     notes: list[str] = field(default_factory=list)
 
 
@@ -203,6 +204,67 @@ def reshape(
         if c == code or _area(shapely.symmetric_difference(after[c], old[c])) > NOISE_M2:
             result.geometries[c] = frame.back(after[c])
     return result
+
+
+def insert(
+    new_code: str,
+    new_geom: BaseGeometry,
+    siblings: Mapping[str, BaseGeometry],
+    parent: BaseGeometry,
+) -> EditResult:
+    """A new grid inside a community: it takes its area from the grids it overlaps.
+
+    Refused if it reaches outside the community (by more than the tolerance) or would
+    swallow a grid whole (merge instead).
+    """
+    new_geom = _polygonal(new_geom, "the new grid")
+    codes = sorted(siblings)
+    frame = MetreFrame(parent, new_geom, *[siblings[c] for c in codes])
+    parent_m, new_m = frame.there(parent), tidy_metric(frame.there(new_geom))
+    outside = tidy_metric(shapely.difference(new_m, parent_m))
+    if _area(outside) > TOLERANCE_M2:
+        raise refuse(
+            "the new grid reaches outside its community; draw it inside the community",
+            "新网格超出所属社区范围；请在社区范围内绘制",
+            [_finding("outside_parent", [new_code], outside, frame)],
+        )
+    new_m = tidy_metric(shapely.intersection(new_m, parent_m))
+    result = EditResult(created={new_code: frame.back(new_m)})
+    for c in codes:
+        old = tidy_metric(frame.there(siblings[c]))
+        after = tidy_metric(shapely.difference(old, new_m))
+        if after.is_empty:
+            raise refuse(
+                f"the new grid would swallow grid {c} whole; merge or reshape instead",
+                f"新网格将完全覆盖网格 {c}；请改用合并或调整边界",
+                [_finding("overlap", [new_code, c], old, frame)],
+            )
+        if _area(shapely.symmetric_difference(after, old)) > NOISE_M2:
+            result.geometries[c] = frame.back(after)
+    return result
+
+
+def dissolve(code: str, siblings: Mapping[str, BaseGeometry]) -> EditResult:
+    """Delete a grid: each of its parts goes to the neighbour sharing the longest border."""
+    codes = sorted(c for c in siblings if c != code)
+    frame = MetreFrame(*[siblings[c] for c in sorted(siblings)])
+    gone = tidy_metric(frame.there(siblings[code]))
+    after = {c: tidy_metric(frame.there(siblings[c])) for c in codes}
+    changed: set[str] = set()
+    for piece in polygon_pieces(gone):
+        lengths = shared_border_lengths(piece, [after[c] for c in codes])
+        if not codes or not np.any(lengths > 0):
+            raise refuse(
+                f"grid {code} (or a part of it) touches no other grid of its community, so its "
+                "area cannot be handed over; reshape the neighbours first",
+                f"网格 {code}（或其一部分）不与本社区其他网格相邻，无法移交其范围；"
+                "请先调整相邻网格",
+                [_finding("gap", [code], piece, frame)],
+            )
+        taker = codes[int(np.argmax(np.round(lengths, 2)))]
+        after[taker] = tidy_metric(shapely.union_all([after[taker], piece]))
+        changed.add(taker)
+    return EditResult(geometries={c: frame.back(after[c]) for c in sorted(changed)}, retired=[code])
 
 
 def move_border(

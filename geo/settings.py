@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     refresh_seconds: float = Field(
         default=10.0, description="How often each worker checks for new live boundaries."
     )
+    ogc_unconditional_writes: bool = Field(
+        default=False,
+        description="Accept OGC API PUT/PATCH/DELETE without If-Match (QGIS does not send "
+        "it). Writes stay serialised, validated and audited, but a colleague's edit made "
+        "since the client loaded the feature can be overwritten.",
+    )
     tiles_url: str | None = Field(
         default=None, description="Intranet XYZ tile URL for a basemap; unset: no basemap."
     )

@@ -9,8 +9,8 @@ A single feature carries ``ETag: "<version id>"``, which the edit API takes as
 methods in ``Allow``: QGIS offers editing only when it sees write methods there
 (qgis/QGIS #52504, #65120). For grids and special-grids the write methods (POST on
 items; PUT, PATCH, DELETE on an item — OGC API – Features Part 4) are announced here
-and handled by the edit API's router, which shares its validation, concurrency and
-audit with the other edits; until a write handler is registered such a request gets 405.
+and handled in ``api/routers/ogc_write.py`` through the edit API's store functions
+(same validation, concurrency and audit as every other edit).
 
 Invalid query parameters get 400 (as Part 1 requires), as problem+json in English and
 Chinese; a limit above 10,000 is lowered to 10,000, not refused.

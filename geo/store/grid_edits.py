@@ -14,6 +14,8 @@ from datetime import datetime
 
 import geopandas as gpd
 import pandas as pd
+import shapely
+from geoalchemy2 import functions as gf
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, func, insert, select, update
 
@@ -87,6 +89,8 @@ def _after_frame(
     after = live.copy()
     for code, geom in result.geometries.items():
         after.loc[after["code"] == code, "geometry"] = geom
+    for code, name in result.renamed.items():
+        after.loc[after["code"] == code, "name"] = name
     for old, (new_code, new_parent) in result.moved.items():
         idx = after["code"] == old
         after.loc[idx, "code"] = new_code
@@ -145,7 +149,7 @@ def _apply(
 ) -> dict[str, int]:
     """Close the touched units' live versions and insert their new ones."""
     v = AdminUnitVersion
-    touched = set(result.geometries) | set(result.moved) | set(result.retired)
+    touched = set(result.geometries) | set(result.moved) | set(result.retired) | set(result.renamed)
     set_id = conn.execute(
         insert(BoundarySet)
         .values(
@@ -162,7 +166,7 @@ def _apply(
     conn.execute(update(v).where(v.id.in_(old_ids)).values(valid_to=at))
     unit_of = dict(zip(live["code"], live["unit_id"], strict=True))
     rows = []
-    for code in sorted(set(result.geometries) | set(result.moved)):
+    for code in sorted(set(result.geometries) | set(result.moved) | set(result.renamed)):
         if code in result.retired:
             continue
         row = live_row(live, code)
@@ -172,7 +176,7 @@ def _apply(
                 "unit_id": int(row["unit_id"]),
                 "level": row["level"],
                 "code": new_code,
-                "name": row["name"],
+                "name": result.renamed.get(code, row["name"]),
                 "parent_unit_id": unit_of.get(new_parent),
                 "geom": result.geometries.get(code, row["geometry"]),
                 "old_code": code,
@@ -384,8 +388,6 @@ def revert(conn, code: str, version_id: int, **kw) -> EditOutcome:
     """Give a grid the shape of one of its earlier versions again, as a new edit
     (neighbours follow as in a clipping reshape)."""
     v = AdminUnitVersion
-    import shapely
-    from geoalchemy2 import functions as gf
 
     def compute(conn_, live):
         row = live_row(live, code, "grid")
@@ -404,3 +406,81 @@ def revert(conn, code: str, version_id: int, **kw) -> EditOutcome:
         return pure.reshape(code, geom, siblings, parent, mode="clip"), {}
 
     return run_edit(conn, "revert", compute, **kw)
+
+
+def create_grid(
+    conn, community_code: str, geom: BaseGeometry, *, name: str | None = None, **kw
+) -> EditOutcome:
+    """Draw a new grid in a community; it takes its area from the grids it overlaps and
+    gets the community's next grid number."""
+
+    def compute(conn_, live):
+        community = live_row(live, community_code, "community")
+        sib = _children(live, community_code)
+        width = len(sib["code"].iloc[0]) - len(community_code) if len(sib) else 3
+        used = _used_grid_codes(conn_, community_code) | set(live["code"])
+        new_code = allocate_grid_numbers(community_code, used, [geom], width=width)[0]
+        siblings = dict(zip(sib["code"], sib.geometry, strict=True))
+        result = pure.insert(new_code, geom, siblings, community["geometry"])
+        return result, {
+            new_code: (community_code, name or f"{community['name']}{new_code[-width:]}网格")
+        }
+
+    return run_edit(conn, "create", compute, **kw)
+
+
+def delete_grid(conn, code: str, **kw) -> EditOutcome:
+    """Retire a grid; its area goes to the neighbours sharing the longest borders."""
+
+    def compute(_conn, live):
+        row = live_row(live, code, "grid")
+        sib = _children(live, row["parent_code"])
+        return pure.dissolve(code, dict(zip(sib["code"], sib.geometry, strict=True))), {}
+
+    return run_edit(conn, "delete", compute, **kw)
+
+
+def rename(conn, code: str, name: str, **kw) -> EditOutcome:
+    def compute(_conn, live):
+        live_row(live, code, "grid")
+        if not name or not name.strip():
+            raise InvalidInput("name must not be empty", "名称不能为空", field="name")
+        return pure.EditResult(renamed={code: name.strip()}), {}
+
+    return run_edit(conn, "rename", compute, **kw)
+
+
+def replace_grid(
+    conn, code: str, geom: BaseGeometry | None, name: str | None, **kw
+) -> EditOutcome:
+    """New shape and/or name in one version (OGC PUT/PATCH); neighbours follow a new
+    shape as in a clipping reshape."""
+
+    def compute(_conn, live):
+        row = live_row(live, code, "grid")
+        if geom is not None:
+            sib = _children(live, row["parent_code"])
+            parent = live_row(live, row["parent_code"])["geometry"]
+            siblings = dict(zip(sib["code"], sib.geometry, strict=True))
+            result = pure.reshape(code, geom, siblings, parent, mode="clip")
+        else:
+            result = pure.EditResult()
+        if name is not None and name.strip() and name.strip() != row["name"]:
+            result.renamed[code] = name.strip()
+        return result, {}
+
+    return run_edit(conn, "replace", compute, **kw)
+
+
+def community_at(live: gpd.GeoDataFrame, geom: BaseGeometry) -> str:
+    """The community holding most of ``geom`` (for a new grid that names none)."""
+    communities = live[live["level"] == "community"]
+    # The drawn shape may be invalid: find its community on a repaired copy and let
+    # the edit itself refuse it with the findings.
+    areas = communities.geometry.intersection(pure.fix_make_valid(geom)).area
+    if not len(areas) or float(areas.max()) <= 0:
+        raise InvalidInput(
+            "the new grid lies in no community of the district; draw it inside one",
+            "新网格不在本区任何社区内；请在社区范围内绘制",
+        )
+    return str(communities["code"].iloc[int(areas.to_numpy().argmax())])
