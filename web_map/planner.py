@@ -125,15 +125,37 @@ def _s(key: str, lang: str, **fields: Any) -> str:
     return STRINGS[lang][key].format(**fields)
 
 
-def _rounded(geoms) -> list:
+# Display coordinates: 5 decimals (≤ 1.1 m), matching the display simplification;
+# shared vertices round alike, so borders stay shared on screen.
+DISPLAY_DECIMALS = 5
+
+
+def _rounded(geoms, decimals: int = COORD_DECIMALS) -> list:
     return list(
-        shapely.transform(np.asarray(geoms, dtype=object), lambda xy: np.round(xy, COORD_DECIMALS))
+        shapely.transform(np.asarray(geoms, dtype=object), lambda xy: np.round(xy, decimals))
     )
+
+
+# Display shapes are simplified together (shared borders stay shared) to this
+# tolerance in degrees, about 1 m: invisible on screen, far fewer vertices at city
+# scale. The editor fetches a grid's exact shape before editing it.
+DISPLAY_TOLERANCE_DEG = 1e-5
+
+
+def _display(geoms) -> list:
+    arr = np.asarray(list(geoms), dtype=object)
+    if len(arr) == 0:
+        return []
+    try:
+        simple = shapely.coverage_simplify(arr, DISPLAY_TOLERANCE_DEG)
+    except shapely.errors.GEOSException:  # not a clean coverage: simplify one by one
+        simple = shapely.simplify(arr, DISPLAY_TOLERANCE_DEG, preserve_topology=True)
+    return _rounded(simple, DISPLAY_DECIMALS)
 
 
 def _grid_collection(grids: gpd.GeoDataFrame) -> dict:
     features = []
-    for rec, geom in zip(grids.to_dict("records"), _rounded(grids.geometry), strict=True):
+    for rec, geom in zip(grids.to_dict("records"), _display(grids.geometry), strict=True):
         features.append(
             {
                 "type": "Feature",
@@ -141,7 +163,6 @@ def _grid_collection(grids: gpd.GeoDataFrame) -> dict:
                 "properties": {
                     "code": html.escape(str(rec["code"])),
                     "name": html.escape(str(rec["name"])),
-                    "parent_code": html.escape(str(rec.get("parent_code") or "")),
                 },
                 "geometry": shapely.geometry.mapping(geom),
             }
@@ -275,8 +296,19 @@ class _Editor(MacroElement):
             if (e.shape !== "Line") return;
             line = e.layer; map.pm.disableDraw(); say("");
           });
-          $("gm-edit").onclick = function () {
+          $("gm-edit").onclick = async function () {
             stopEditing(); mode = "reshape";
+            // The map shows simplified shapes; edit the exact one.
+            const code = sel.feature.properties.code;
+            const r = await fetch(API + "/v1/grids/" + encodeURIComponent(code));
+            if (r.ok) {
+              const f = await r.json();
+              etag = r.headers.get("ETag"); $("gm-etag").textContent = etag;
+              grids.removeLayer(sel);
+              grids.addData({type: "Feature", id: f.id, properties: {code: code,
+                name: sel.feature.properties.name}, geometry: f.geometry});
+              sel = byCode(code); sel.setStyle(SEL);
+            }
             sel.pm.enable({allowSelfIntersection: false, snappable: true});
           };
           $("gm-split").onclick = function () { stopEditing(); mode = "split"; drawLine(); };
@@ -347,8 +379,7 @@ class _Editor(MacroElement):
             if (!r.ok) return;
             const f = await r.json();
             grids.addData({type: "Feature", id: f.id, properties: {
-              code: f.properties.code, name: f.properties.name,
-              parent_code: f.properties.parent_code || ""}, geometry: f.geometry});
+              code: f.properties.code, name: f.properties.name}, geometry: f.geometry});
           }
           async function save(dryRun) {
             if (!sel) return;
@@ -450,8 +481,13 @@ def build_planner_map(
     use_local_assets(static_url)
     x0, y0, x1, y1 = (float(v) for v in district.total_bounds)
     name = " / ".join(str(n) for n in district["name"])
+    # Canvas, not SVG: one <canvas> draws 20,000 grids far faster than 20,000 <path>s.
     m = folium.Map(
-        location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=13, tiles=None, control_scale=True
+        location=[(y0 + y1) / 2, (x0 + x1) / 2],
+        zoom_start=13,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=True,
     )
     m.get_root().title = html.escape(_s("title", lang, district=name))
     if tiles_url:
@@ -469,7 +505,8 @@ def build_planner_map(
     grid_layer.add_to(m)
     for level in ("community", "street", "district"):
         if level in frames:
-            _level_layer(level, frames[level], lang).add_to(m)
+            shown = frames[level].set_geometry(_display(frames[level].geometry), crs=4326)
+            _level_layer(level, shown, lang).add_to(m)
     if special is not None and len(special):
         sp = (
             special.to_crs(4326) if special.crs and not special.crs.equals("EPSG:4326") else special

@@ -102,7 +102,7 @@ def test_drag_a_vertex_and_save(edit_server, edit_db, tmp_path):
             }}"""
         )
         page.click("#gm-edit")
-        page.wait_for_timeout(300)
+        wait_until_true(page, "document.querySelectorAll('.marker-icon').length > 0")
         box = page.locator(".folium-map").bounding_box()
         pt = page.evaluate(
             f"(() => {{ const q = gridmapPlanner.map.latLngToContainerPoint([{lat}, {lon}]);"
