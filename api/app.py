@@ -27,6 +27,7 @@ from api.routers import (
     open311,
     pages,
     patrol,
+    registers,
     tiles,
 )
 from api.state import ServiceState
@@ -89,5 +90,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ogc.router)
     app.include_router(ogc_write.router)
     app.include_router(tiles.router)
+    app.include_router(registers.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -130,4 +130,6 @@ def publish(
             f"{len(errors)} error finding(s) published]"
         ).strip()
     result = bstore.publish_set(conn, set_id, author=author, reason=note)
+    # A compound's grid follows from its location: recompute in the same transaction.
+    registers.set_compound_grids(conn, None)
     return result, findings

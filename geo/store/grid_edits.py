@@ -22,7 +22,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from geo import grid_edits as pure
 from geo.codes import allocate_grid_numbers
 from geo.errors import InvalidInput, NotFound, StaleVersion
-from geo.store import audit
+from geo.store import audit, registers
 from geo.store.boundaries import _ACTIVATION_LOCK, NOTIFY_CHANNEL, units_frame
 from geo.store.db import ewkt
 from geo.store.edit_impact import impact_of
@@ -234,6 +234,8 @@ def _apply(
             "moved": {k: list(val) for k, val in result.moved.items()},
         },
     )
+    # A compound's grid follows from its location: recompute in the same transaction.
+    registers.set_compound_grids(conn, None)
     conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, f"edit-{set_id}")))
     return versions
 
@@ -450,9 +452,7 @@ def rename(conn, code: str, name: str, **kw) -> EditOutcome:
     return run_edit(conn, "rename", compute, **kw)
 
 
-def replace_grid(
-    conn, code: str, geom: BaseGeometry | None, name: str | None, **kw
-) -> EditOutcome:
+def replace_grid(conn, code: str, geom: BaseGeometry | None, name: str | None, **kw) -> EditOutcome:
     """New shape and/or name in one version (OGC PUT/PATCH); neighbours follow a new
     shape as in a clipping reshape."""
 

@@ -15,9 +15,11 @@ from datetime import date, datetime
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -411,3 +413,73 @@ class AuditEntry(Base):
     ref: Mapped[str] = mapped_column(Text)  # the entity's code or id, as text
     reason: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+
+
+# --- registers from ledgers and the unowned-compound campaign (migration 0006) -------
+LOCATED_BY = ("coordinates", "address", "manual", "map")
+GOVERNANCE_MODES = ("professional", "community", "self_governed")
+
+
+class CompoundLocation(Base):
+    """How a compound's location was found and the grid it falls in.
+
+    Kept beside ``compound`` so compounds loaded from map data need no row here.
+    ``grid_unit_id`` follows from the location and is recomputed when boundaries change.
+    """
+
+    __tablename__ = "compound_location"
+    __table_args__ = (
+        CheckConstraint(_in("located_by", LOCATED_BY), name="located_by"),
+        CheckConstraint("match_score IS NULL OR match_score BETWEEN 0 AND 100", name="score"),
+        Index("ix_compound_location_grid_unit_id", "grid_unit_id"),
+    )
+
+    compound_id: Mapped[int] = mapped_column(
+        ForeignKey("compound.id", ondelete="CASCADE"), primary_key=True
+    )
+    located_by: Mapped[str] = mapped_column(Text)
+    crs_in: Mapped[str | None] = mapped_column(Text)  # the ledger's CRS for coordinates
+    match_score: Mapped[float | None] = mapped_column(Float)  # forward-geocoder score
+    matched: Mapped[str | None] = mapped_column(Text)  # what the address matched
+    grid_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
+
+
+class CompoundGovernance(Base):
+    """The campaign record of one unowned compound: 台账 → 分类整治 → 销号."""
+
+    __tablename__ = "compound_governance"
+    __table_args__ = (
+        CheckConstraint(f"mode IS NULL OR {_in('mode', GOVERNANCE_MODES)}", name="mode"),
+        # Struck off (销号) only with a management mode and someone who verified it.
+        CheckConstraint(
+            "struck_off_on IS NULL OR (mode IS NOT NULL AND verified_by IS NOT NULL)",
+            name="struck_off",
+        ),
+    )
+
+    compound_id: Mapped[int] = mapped_column(
+        ForeignKey("compound.id", ondelete="CASCADE"), primary_key=True
+    )
+    issues: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default=text("'{}'::text[]"))
+    mode: Mapped[str | None] = mapped_column(Text)
+    committee_formed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    works: Mapped[list] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    struck_off_on: Mapped[date | None] = mapped_column(Date)
+    verified_by: Mapped[str | None] = mapped_column(Text)
+    updated_by: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LedgerUnplaced(Base):
+    """A ledger row that could not be located, kept for manual placing."""
+
+    __tablename__ = "ledger_unplaced"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_key: Mapped[str] = mapped_column(Text, unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    record: Mapped[dict] = mapped_column(JSONB)  # the parsed row, placed as is later
+    ledger: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -208,6 +208,17 @@ def test_merge_retires_the_other_grid(loaded, conn):
     assert live_b == 0
     assert metric(geometry_of(conn, a)).symmetric_difference(union).area < 1.0
     assert_partition(conn, [community])
+    # Compounds follow: each one's recorded grid is the live grid covering it (PostGIS).
+    wrong = conn.execute(
+        sa.text(
+            f"SELECT count(*) FROM compound c JOIN compound_location l ON l.compound_id = c.id"
+            f" JOIN admin_unit_version v ON v.level = 'grid' AND {live('v')}"
+            f" AND ST_Covers(v.geom, ST_PointOnSurface(c.geom))"
+            f" WHERE l.grid_unit_id IS DISTINCT FROM v.unit_id AND v.code IN (:a, :b)"
+        ),
+        {"a": a, "b": b},
+    ).scalar_one()
+    assert wrong == 0
 
 
 def test_move_grid_to_neighbouring_community(loaded, conn):
