@@ -18,7 +18,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from geo.errors import GridmapError
+from geo.errors import GridmapError, NotFound
 from geo.store import keys as keystore
 
 
@@ -40,10 +40,17 @@ class Caller:
     name: str
     scopes: frozenset[str]
     unit_ids: frozenset[int]  # empty with a key: the whole district
+    role: str = "app"  # app | planner | supervisor | grid_worker (keys.ROLE_SCOPES)
+    worker_code: str | None = None  # a grid worker's own code
 
     @property
     def anonymous(self) -> bool:
         return self.key_id is None
+
+    def sees_unit(self, chain_unit_ids) -> bool:
+        """The caller's jurisdiction covers something in this chain of units (a key
+        without units covers the whole district)."""
+        return not self.unit_ids or any(u in self.unit_ids for u in chain_unit_ids if u)
 
     def sees_contacts_of(self, chain_unit_ids: list[int]) -> bool:
         """Unmasked phones only for keys with the read scope and jurisdiction here."""
@@ -138,7 +145,7 @@ async def get_caller(request: Request) -> Caller:
             f"超过每分钟 {rec.rate_per_minute} 次的调用限额，请稍后重试",
             retry_after=math.ceil(wait),
         )
-    return Caller(rec.id, rec.name, rec.scopes, rec.unit_ids)
+    return Caller(rec.id, rec.name, rec.scopes, rec.unit_ids, rec.role, rec.worker_code)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -153,3 +160,30 @@ def require_scope(scope: str):
         return caller
 
     return Depends(check)
+
+
+# -- jurisdiction: every router asks here ---------------------------------------------
+
+
+def require_unit(caller: Caller, chain_unit_ids, *, what: str, what_zh: str) -> None:
+    """404 for data outside the caller's jurisdiction: a supervisor of one street must
+    not learn even that another street's incident or track exists."""
+    if not caller.sees_unit(chain_unit_ids):
+        raise NotFound(f"{what} not found in your jurisdiction", f"在您的管辖范围内未找到{what_zh}")
+
+
+def require_unit_code(caller: Caller, chain_unit_ids, code: str) -> None:
+    """403 for a unit (known to all from the public map) outside the jurisdiction."""
+    if not caller.sees_unit(chain_unit_ids):
+        raise Forbidden(
+            f"{code} is outside the units this key may see", f"{code} 不在该密钥的管辖范围内"
+        )
+
+
+def require_own_worker(caller: Caller, worker_code: str) -> None:
+    """A grid worker writes only their own tracks and reports."""
+    if caller.role == "grid_worker" and worker_code != caller.worker_code:
+        raise Forbidden(
+            f"a grid worker's key may only upload its own data ({caller.worker_code})",
+            f"网格员密钥只能上传本人的数据（{caller.worker_code}）",
+        )

@@ -28,6 +28,16 @@ def register(app: typer.Typer, console, fail) -> None:
         ] = [],  # noqa: B006
         rate: Annotated[int, typer.Option(help="Requests per minute")] = 600,
         author: Annotated[str, typer.Option(help="Who creates it (recorded)")] = "cli",
+        role: Annotated[
+            str,
+            typer.Option(
+                help="app (the scopes given) | planner | supervisor (needs --unit) | "
+                "grid_worker (needs --worker)"
+            ),
+        ] = "app",
+        worker: Annotated[
+            str | None, typer.Option(help="The grid worker's code (role grid_worker)")
+        ] = None,
     ) -> None:
         """Create a key and print it ONCE (only its hash is stored)."""
         engine = make_engine(Settings())
@@ -40,6 +50,8 @@ def register(app: typer.Typer, console, fail) -> None:
                     unit_codes=unit,
                     rate_per_minute=rate,
                     created_by=author,
+                    role=role,
+                    worker_code=worker,
                 )
         except GridmapError as exc:
             fail(f"{exc.message}\n{exc.message_zh}")

@@ -16,15 +16,20 @@ from geo.store import activity, registers
 from geo.store import boundaries as bstore
 from geo.store.patrol_ingest import ingest_pings
 
-from api.auth import require_scope
+from api.auth import CallerDep, require_own_worker, require_scope, require_unit_code
 from api.deps import Geocoder, State
 
 router = APIRouter(prefix="/v1", tags=["patrol"])
 MAX_TRACK_BYTES = 100 * 1024 * 1024
 
 
-def ingest_file(state, locator, data: bytes, filename: str, worker_id, crs, mode) -> dict:
+def ingest_file(
+    state, locator, data: bytes, filename: str, worker_id, crs, mode, caller=None
+) -> dict:
     pings = trackfiles.read_track_file(data, filename, worker_id=worker_id, crs=crs)
+    if caller is not None:
+        for code in sorted(set(pings["worker_id"].astype(str))):
+            require_own_worker(caller, code)
     with state.engine.begin() as conn:
         workers = registers.worker_ids(conn)
         unknown = sorted(set(pings["worker_id"].astype(str)) - set(workers))
@@ -61,6 +66,7 @@ def ingest_file(state, locator, data: bytes, filename: str, worker_id, crs, mode
 async def upload_tracks(
     state: State,
     geocoder: Geocoder,
+    caller: CallerDep,
     file: Annotated[UploadFile, File(description=".gpx, .geojson or .csv pings")],
     worker_id: Annotated[str | None, Form(description="For GPX/GeoJSON without worker ids")] = None,
     crs: Annotated[str | None, Form(description="wgs84|gcj02|bd09|cgcs2000 if not per row")] = None,
@@ -74,7 +80,15 @@ async def upload_tracks(
             "track file larger than 100 MiB; split it", "轨迹文件超过 100 MiB，请拆分"
         )
     return await asyncio.to_thread(
-        ingest_file, state, geocoder.locator, data, file.filename or "upload", worker_id, crs, mode
+        ingest_file,
+        state,
+        geocoder.locator,
+        data,
+        file.filename or "upload",
+        worker_id,
+        crs,
+        mode,
+        caller,
     )
 
 
@@ -97,6 +111,7 @@ def _jsonable(frame) -> list[dict]:
 )
 def unit_coverage(
     state: State,
+    caller: CallerDep,
     code: str,
     start: Annotated[date | None, Query(description="First day (local)")] = None,
     end: Annotated[date | None, Query(description="Last day (local), default today")] = None,
@@ -108,10 +123,12 @@ def unit_coverage(
     unvisited cells as hexagons (``format=geojson``), and grids not patrolled lately."""
     start, end = _window(start, end, days)
     with state.engine.connect() as conn:
+        chain = bstore.chain_unit_ids(conn, code)
+        if not chain:
+            raise NotFound(f"no live unit has code {code}", f"没有编码为 {code} 的现行单元")
+        require_unit_code(caller, chain, code)
         units = bstore.units_frame(conn)
         visits = activity.visits_frame(conn, end=end)
-    if code not in set(units["code"]):
-        raise NotFound(f"no live unit has code {code}", f"没有编码为 {code} 的现行单元")
     cov = coverage.coverage(units, visits, start, end, stale_after_days=stale_days)
     tree = _descendant_codes(units, code)
     gaps = cov.gaps[cov.gaps["grid_code"].isin(tree)]

@@ -14,10 +14,11 @@ from geo import ledger as L
 from geo.crs import from_wgs84, to_wgs84
 from geo.errors import InvalidInput
 from geo.geocode import mask_phone
+from geo.store import boundaries as bstore
 from geo.store import campaign, registers
 from geo.store import ledgers as lstore
 
-from api.auth import CallerDep, require_scope
+from api.auth import CallerDep, require_scope, require_unit, require_unit_code
 from api.deps import State
 from api.schemas import Coordinate, CRSName
 
@@ -204,6 +205,27 @@ def _unit_ids(conn, unit: str | None) -> list[int] | None:
     return list(registers.unit_ids_for_codes(conn, [unit]).values())
 
 
+def _people_scope(conn, caller, unit: str | None) -> list[int] | None:
+    """Units whose people the caller may list: the request's unit, within the caller's
+    jurisdiction (a supervisor of street A never lists street B's workers)."""
+    asked = _unit_ids(conn, unit)
+    if not caller.unit_ids:
+        return asked
+    if asked is None:
+        return sorted(caller.unit_ids)
+    require_unit_code(caller, bstore.chain_unit_ids(conn, unit), unit)
+    return asked
+
+
+def _require_worker_visible(conn, caller, person: dict) -> None:
+    if not caller.unit_ids:
+        return
+    chains = [bstore.chain_unit_ids(conn, u["code"]) for u in person["units"]]
+    require_unit(
+        caller, [uid for chain in chains for uid in chain], what="worker", what_zh="该人员"
+    )
+
+
 def _compound_out(r: dict, crs: str = "wgs84") -> CompoundOut:
     x, y = (float(v) for v in from_wgs84(r["lon"], r["lat"], crs))
     return CompoundOut(
@@ -377,7 +399,7 @@ def list_workers(
     """Grid workers and leaders with the units they serve / 网格员查询."""
     with state.engine.connect() as conn:
         people = registers.list_workers(
-            conn, q=q, unit_ids=_unit_ids(conn, unit), limit=limit, offset=offset
+            conn, q=q, unit_ids=_people_scope(conn, caller, unit), limit=limit, offset=offset
         )
     return [_worker_out(p, _unmasked(caller)) for p in people]
 
@@ -385,7 +407,9 @@ def list_workers(
 @router.get("/workers/{code}", response_model=WorkerOut, dependencies=[READ])
 def get_worker(state: State, caller: CallerDep, code: str) -> WorkerOut:
     with state.engine.connect() as conn:
-        return _worker_out(registers.get_worker(conn, code), _unmasked(caller))
+        person = registers.get_worker(conn, code)
+        _require_worker_visible(conn, caller, person)
+        return _worker_out(person, _unmasked(caller))
 
 
 @router.put("/workers/{code}", response_model=WorkerOut, dependencies=[EDIT])
@@ -488,6 +512,7 @@ def export_ledger(
             headers, rows = lstore.export_special_grids(conn, unit_ids=ids)
         else:
             mask = None if _unmasked(caller) else mask_phone
+            ids = _people_scope(conn, caller, unit)
             headers, rows = lstore.export_workers(conn, unit_ids=ids, mask=mask)
     media = {
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

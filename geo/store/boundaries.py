@@ -13,7 +13,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 from geoalchemy2 import functions as gf
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import aliased
 
 from geo.boundary_diff import diff_units, summary
@@ -331,3 +331,24 @@ def live_units_subquery():
 def set_status(conn: Connection, set_id: int) -> str | None:
     """draft, active or retired; None when the set does not exist."""
     return conn.execute(select(BoundarySet.status).where(BoundarySet.id == set_id)).scalar()
+
+
+def chain_unit_ids(conn: Connection, code: str) -> list[int]:
+    """The live unit with ``code`` and every unit above it (for jurisdiction checks)."""
+    rows = conn.execute(
+        text(
+            """
+            WITH RECURSIVE up AS (
+                SELECT unit_id, parent_unit_id FROM admin_unit_version
+                WHERE code = :code AND valid_from IS NOT NULL AND valid_to IS NULL
+                UNION
+                SELECT v.unit_id, v.parent_unit_id FROM admin_unit_version v
+                JOIN up ON v.unit_id = up.parent_unit_id
+                WHERE v.valid_from IS NOT NULL AND v.valid_to IS NULL
+            )
+            SELECT unit_id FROM up
+            """
+        ),
+        {"code": code},
+    ).scalars()
+    return [int(u) for u in rows]

@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, insert, select, update
 
 from geo.errors import InvalidInput, NotFound
-from geo.store.models import API_SCOPES, AdminUnitVersion, ApiKey
+from geo.store.models import (
+    API_SCOPES,
+    KEY_ROLES,
+    AdminUnitVersion,
+    ApiKey,
+    GridAssignment,
+    GridWorker,
+)
 
 KEY_PREFIX = "gm_"
 
@@ -38,6 +45,16 @@ class KeyRecord:
     unit_ids: frozenset[int]
     rate_per_minute: int
     revoked: bool
+    role: str = "app"
+    worker_code: str | None = None
+
+
+# A person's key gets the scopes of their role; an app's key the scopes it is given.
+ROLE_SCOPES: dict[str, tuple[str, ...]] = {
+    "planner": ("geocode", "intake", "read", "edit"),
+    "supervisor": ("geocode", "read"),
+    "grid_worker": ("geocode", "intake", "read"),
+}
 
 
 def create_key(
@@ -48,8 +65,41 @@ def create_key(
     unit_codes: list[str],
     rate_per_minute: int,
     created_by: str,
+    role: str = "app",
+    worker_code: str | None = None,
 ) -> tuple[int, str]:
-    """Store a new key; returns (id, the full key — shown this once, never again)."""
+    """Store a new key; returns (id, the full key — shown this once, never again).
+
+    Roles: ``app`` (the scopes given), ``planner``, ``supervisor`` (needs the street or
+    community it supervises in ``unit_codes``) and ``grid_worker`` (needs
+    ``worker_code``; sees the grids the worker is assigned to, as assigned today).
+    """
+    if role not in KEY_ROLES:
+        raise InvalidInput(
+            f"unknown role {role!r}; use {', '.join(KEY_ROLES)}", f"未知角色 {role!r}"
+        )
+    if role != "app":
+        scopes = list(ROLE_SCOPES[role])
+    if role == "supervisor" and not unit_codes:
+        raise InvalidInput(
+            "a supervisor key needs the street or community supervised (--unit CODE)",
+            "监督员密钥须指定所监督的街道或社区（--unit 编码）",
+        )
+    if (role == "grid_worker") != bool(worker_code):
+        raise InvalidInput(
+            "a grid worker key needs --worker CODE (and only a grid worker key has one)",
+            "网格员密钥须指定 --worker 网格员编号（其他角色不可指定）",
+        )
+    if (
+        worker_code
+        and conn.execute(
+            select(GridWorker.id).where(GridWorker.worker_code == worker_code)
+        ).scalar()
+        is None
+    ):
+        raise InvalidInput(
+            f"no grid worker has code {worker_code}", f"没有编号为 {worker_code} 的网格员"
+        )
     bad = sorted(set(scopes) - set(API_SCOPES))
     if bad or not scopes:
         raise InvalidInput(
@@ -80,6 +130,8 @@ def create_key(
             unit_ids=unit_ids,
             rate_per_minute=rate_per_minute,
             created_by=created_by,
+            role=role,
+            worker_code=worker_code,
         )
         .returning(ApiKey.id)
     ).scalar_one()
@@ -98,6 +150,8 @@ def get_by_prefix(conn: Connection, prefix: str) -> KeyRecord | None:
                 ApiKey.unit_ids,
                 ApiKey.rate_per_minute,
                 ApiKey.revoked_at,
+                ApiKey.role,
+                ApiKey.worker_code,
             ).where(ApiKey.prefix == prefix)
         )
         .mappings()
@@ -105,15 +159,28 @@ def get_by_prefix(conn: Connection, prefix: str) -> KeyRecord | None:
     )
     if row is None:
         return None
+    unit_ids = frozenset(row["unit_ids"])
+    if row["role"] == "grid_worker":  # the grids assigned today, not at key creation
+        unit_ids = frozenset(
+            conn.execute(
+                select(GridAssignment.unit_id)
+                .join(GridWorker, GridWorker.id == GridAssignment.worker_id)
+                .where(
+                    GridWorker.worker_code == row["worker_code"], GridAssignment.valid_to.is_(None)
+                )
+            ).scalars()
+        ) or frozenset({-1})  # assigned nowhere: sees no unit at all
     return KeyRecord(
         row["id"],
         row["name"],
         row["prefix"],
         row["secret_hash"],
         frozenset(row["scopes"]),
-        frozenset(row["unit_ids"]),
+        unit_ids,
         row["rate_per_minute"],
         row["revoked_at"] is not None,
+        row["role"],
+        row["worker_code"],
     )
 
 
@@ -129,6 +196,8 @@ def list_keys(conn: Connection) -> list[dict]:
             ApiKey.created_at,
             ApiKey.created_by,
             ApiKey.revoked_at,
+            ApiKey.role,
+            ApiKey.worker_code,
         ).order_by(ApiKey.id)
     ).mappings()
     return [dict(r) for r in rows]

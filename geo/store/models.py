@@ -368,6 +368,7 @@ class PatrolVisit(Base):
 
 
 API_SCOPES = ("geocode", "intake", "read", "edit", "admin")
+KEY_ROLES = ("app", "planner", "supervisor", "grid_worker")
 
 
 class ApiKey(Base):
@@ -379,6 +380,8 @@ class ApiKey(Base):
         CheckConstraint(
             "scopes <@ ARRAY['geocode','intake','read','edit','admin']::text[]", name="scopes"
         ),
+        CheckConstraint(_in("role", KEY_ROLES), name="role"),
+        CheckConstraint("(role = 'grid_worker') = (worker_code IS NOT NULL)", name="worker"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -394,6 +397,9 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     created_by: Mapped[str] = mapped_column(Text)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who holds it: an app (scopes as given) or a person in a role (api/auth.py).
+    role: Mapped[str] = mapped_column(Text, server_default="app")
+    worker_code: Mapped[str | None] = mapped_column(Text)  # a grid worker's own key
 
 
 class AuditEntry(Base):

@@ -1,0 +1,164 @@
+"""Roles and jurisdiction: a supervisor of street A sees nothing personal of street B, a
+grid worker writes only their own tracks — checked against plain SQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+import sqlalchemy as sa
+
+from geo.errors import InvalidInput
+from geo.store import keys as keystore
+
+LIVE = "valid_from IS NOT NULL AND valid_to IS NULL"
+
+
+def make_key(db_engine, **kw):
+    args = {
+        "name": "t",
+        "scopes": [],
+        "unit_codes": [],
+        "rate_per_minute": 6000,
+        "created_by": "test",
+    }
+    with db_engine.begin() as conn:
+        return keystore.create_key(conn, **{**args, **kw})[1]
+
+
+def auth(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture(scope="module")
+def streets(loaded, db_engine):
+    with db_engine.connect() as conn:
+        return (
+            conn.execute(
+                sa.text(
+                    "SELECT code FROM admin_unit_version WHERE level = 'street'"
+                    f" AND {LIVE} ORDER BY code LIMIT 2"
+                )
+            )
+            .scalars()
+            .all()
+        )
+
+
+def workers_under(conn, street):
+    """Workers with an open assignment to the street or a unit below it (plain SQL)."""
+    return set(
+        conn.execute(
+            sa.text(
+                f"""
+                WITH RECURSIVE down AS (
+                  SELECT unit_id FROM admin_unit_version WHERE code = :s AND {LIVE}
+                  UNION
+                  SELECT v.unit_id FROM admin_unit_version v
+                  JOIN down d ON v.parent_unit_id = d.unit_id
+                  WHERE v.valid_from IS NOT NULL AND v.valid_to IS NULL
+                )
+                SELECT DISTINCT w.worker_code FROM grid_worker w
+                JOIN grid_assignment a ON a.worker_id = w.id AND a.valid_to IS NULL
+                WHERE a.unit_id IN (SELECT unit_id FROM down)
+                """
+            ),
+            {"s": street},
+        ).scalars()
+    )
+
+
+def test_supervisor_sees_only_own_street(client, db_engine, streets):
+    a, b = streets
+    key_a = make_key(db_engine, name="A街道监督", role="supervisor", unit_codes=[a])
+    with db_engine.connect() as conn:
+        in_a, in_b = workers_under(conn, a), workers_under(conn, b)
+        grid_in_a = conn.execute(
+            sa.text(
+                "SELECT code FROM admin_unit_version WHERE level = 'grid'"
+                f" AND {LIVE} AND code LIKE :p LIMIT 1"
+            ),
+            {"p": a + "%"},
+        ).scalar_one()
+        district = conn.execute(
+            sa.text(f"SELECT code FROM admin_unit_version WHERE level = 'district' AND {LIVE}")
+        ).scalar_one()
+    assert in_a and in_b and not (in_a & in_b)
+    # Coverage (per-grid patrol data): own street and below yes, street B and the district no.
+    assert client.get(f"/v1/coverage/{a}", headers=auth(key_a)).status_code == 200
+    assert client.get(f"/v1/coverage/{grid_in_a}", headers=auth(key_a)).status_code == 200
+    assert client.get(f"/v1/coverage/{b}", headers=auth(key_a)).status_code == 403
+    assert client.get(f"/v1/coverage/{district}", headers=auth(key_a)).status_code == 403
+    # Workers: the list is exactly street A's people; street B's are not found.
+    listed = client.get("/v1/registers/workers", params={"limit": 1000}, headers=auth(key_a))
+    assert listed.status_code == 200
+    assert {w["worker_code"] for w in listed.json()} == in_a
+    assert (
+        client.get(f"/v1/registers/workers/{sorted(in_b)[0]}", headers=auth(key_a)).status_code
+        == 404
+    )
+    assert (
+        client.get(f"/v1/registers/workers/{sorted(in_a)[0]}", headers=auth(key_a)).status_code
+        == 200
+    )
+    r = client.get("/v1/registers/workers", params={"unit": b}, headers=auth(key_a))
+    assert r.status_code == 403
+    # The export (CSV) carries only street A's people too.
+    r = client.get(
+        "/v1/registers/ledgers/export",
+        params={"kind": "workers", "format": "csv"},
+        headers=auth(key_a),
+    )
+    assert r.status_code == 200
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    codes = {cell for row in rows[1:] for cell in row if cell in in_a | in_b}
+    assert codes and codes <= in_a
+
+
+def test_grid_worker_uploads_only_own_tracks(client, db_engine, loaded):
+    with db_engine.connect() as conn:
+        me, other = (
+            conn.execute(
+                sa.text(
+                    "SELECT w.worker_code FROM grid_worker w JOIN grid_assignment a"
+                    " ON a.worker_id = w.id AND a.valid_to IS NULL AND a.role = 'worker'"
+                    " ORDER BY w.worker_code LIMIT 2"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        my_grid = conn.execute(
+            sa.text(
+                "SELECT v.code FROM grid_worker w JOIN grid_assignment a ON a.worker_id = w.id"
+                " AND a.valid_to IS NULL JOIN admin_unit_version v ON v.unit_id = a.unit_id"
+                " AND v.valid_from IS NOT NULL AND v.valid_to IS NULL WHERE w.worker_code = :w"
+            ),
+            {"w": me},
+        ).scalar_one()
+        tracks = conn.execute(sa.text("SELECT count(*) FROM patrol_track")).scalar_one()
+    key = make_key(db_engine, name="网格员", role="grid_worker", worker_code=me)
+    body = (
+        "worker_id,time,lon,lat,accuracy,crs\n"
+        f"{other},2026-11-01T08:00:00+08:00,113.9,35.3,5,wgs84\n"
+        f"{other},2026-11-01T08:00:30+08:00,113.9001,35.3001,5,wgs84\n"
+    )
+    r = client.post(
+        "/v1/patrol/tracks", files={"file": ("t.csv", body.encode(), "text/csv")}, headers=auth(key)
+    )
+    assert r.status_code == 403, r.text
+    with db_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM patrol_track")).scalar_one() == tracks
+    assert client.get(f"/v1/coverage/{my_grid}", headers=auth(key)).status_code == 200
+    community = my_grid[:12]
+    assert client.get(f"/v1/coverage/{community}", headers=auth(key)).status_code == 403
+
+
+def test_role_keys_need_their_unit_or_worker(db_engine, loaded):
+    with pytest.raises(InvalidInput):
+        make_key(db_engine, role="supervisor")
+    with pytest.raises(InvalidInput):
+        make_key(db_engine, role="grid_worker")
+    with pytest.raises(InvalidInput):
+        make_key(db_engine, role="planner", worker_code="W0001")
