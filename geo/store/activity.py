@@ -6,21 +6,24 @@ hash of its fixes, so a repeated upload stores nothing twice.
 
 from __future__ import annotations
 
+import io
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
+import shapely
 from geoalchemy2 import functions as gf
 from sqlalchemy import Connection, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
 from geo import h3cells, lifecycle
 from geo.errors import NotFound
+from geo.settings import STORAGE_SRID
 from geo.store.models import (
     AdminUnitVersion,
     GridWorker,
     Incident,
     IncidentTransition,
-    PatrolTrack,
     PatrolVisit,
     SpecialGrid,
 )
@@ -95,16 +98,49 @@ def incident_ids(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[st
     return {(s, e): i for s, e, i in rows}
 
 
-def insert_tracks(conn: Connection, rows: list[dict]) -> set[str]:
-    """Store tracks not stored yet; returns the checksums of the new ones."""
-    if not rows:
-        return set()
-    stmt = (
-        insert(PatrolTrack)
-        .on_conflict_do_nothing(index_elements=["checksum"])
-        .returning(PatrolTrack.checksum)
+_TRACK_COLUMNS = ("worker_id", "mode", "started_at", "ended_at", "point_count", "checksum", "geom")
+_TRACK_TABLE = """
+CREATE TEMP TABLE IF NOT EXISTS patrol_track_in (
+    worker_id bigint, mode text, started_at timestamptz, ended_at timestamptz,
+    point_count integer, checksum text, geom geometry
+) ON COMMIT DELETE ROWS
+"""
+_TRACK_INSERT = f"""
+INSERT INTO patrol_track ({", ".join(_TRACK_COLUMNS)})
+SELECT {", ".join(_TRACK_COLUMNS)} FROM patrol_track_in
+ON CONFLICT (checksum) DO NOTHING
+RETURNING checksum
+"""
+
+
+def _copy_csv(conn: Connection, table: str, columns, frame: pd.DataFrame) -> None:
+    """COPY a frame into a temp table as one CSV buffer (empty field = NULL)."""
+    buf = io.StringIO()
+    frame.to_csv(
+        buf, index=False, header=False, columns=list(columns), date_format="%Y-%m-%d %H:%M:%S.%f%z"
     )
-    return set(conn.execute(stmt, rows).scalars().all())
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur:
+        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '')"
+        with cur.copy(sql) as cp:
+            cp.write(buf.getvalue().encode())
+
+
+def insert_tracks(conn: Connection, tracks: pd.DataFrame) -> set[str]:
+    """Store tracks not stored yet; returns the checksums of the new ones.
+
+    ``tracks``: worker_id, mode, started_at, ended_at, point_count, checksum and geom
+    (shapely LineStrings, WGS-84). Goes through COPY with hex EWKB: parsing text WKT
+    for thousands of long lines costs PostGIS more than the rest of the ingest.
+    """
+    if tracks.empty:
+        return set()
+    geoms = shapely.set_srid(np.asarray(tracks["geom"].to_numpy(), dtype=object), STORAGE_SRID)
+    frame = tracks.assign(geom=shapely.to_wkb(geoms, hex=True, include_srid=True))
+    conn.exec_driver_sql(_TRACK_TABLE)
+    conn.exec_driver_sql("TRUNCATE patrol_track_in")
+    _copy_csv(conn, "patrol_track_in", _TRACK_COLUMNS, frame)
+    return {r[0] for r in conn.exec_driver_sql(_TRACK_INSERT)}
 
 
 # Hand-written SQL for the same reason as intake: COPY is several times faster than
@@ -124,9 +160,10 @@ CREATE TEMP TABLE IF NOT EXISTS patrol_visit_in (
     first_seen timestamptz, last_seen timestamptz, pass_count integer
 ) ON COMMIT DELETE ROWS
 """
+# Sorted like the primary key, so the index is filled in order.
 _VISIT_MERGE = f"""
 INSERT INTO patrol_visit ({", ".join(_VISIT_COLUMNS)})
-SELECT {", ".join(_VISIT_COLUMNS)} FROM patrol_visit_in
+SELECT {", ".join(_VISIT_COLUMNS)} FROM patrol_visit_in ORDER BY h3_cell, day, worker_id
 ON CONFLICT (h3_cell, day, worker_id) DO UPDATE SET
     first_seen = least(patrol_visit.first_seen, excluded.first_seen),
     last_seen = greatest(patrol_visit.last_seen, excluded.last_seen),
@@ -134,21 +171,18 @@ ON CONFLICT (h3_cell, day, worker_id) DO UPDATE SET
 """
 
 
-def add_visits(conn: Connection, rows: list[dict]) -> None:
+def add_visits(conn: Connection, visits: pd.DataFrame) -> None:
     """Merge visits (h3_cell, day, worker_id, grid_unit_id, first_seen, last_seen,
     pass_count) into the stored ones: widen the time span, add the passes.
 
-    One row per (cell, day, worker) in ``rows`` (ON CONFLICT may touch a row once).
+    One row per (cell, day, worker) in ``visits`` (ON CONFLICT may touch a row once).
     """
-    if not rows:
+    if visits.empty:
         return
+    frame = visits.assign(grid_unit_id=visits["grid_unit_id"].astype("Int64"))
     conn.exec_driver_sql(_VISIT_TABLE)
     conn.exec_driver_sql("TRUNCATE patrol_visit_in")
-    raw = conn.connection.driver_connection
-    with raw.cursor() as cur:
-        with cur.copy(f"COPY patrol_visit_in ({', '.join(_VISIT_COLUMNS)}) FROM STDIN") as cp:
-            for r in rows:
-                cp.write_row(tuple(r[c] for c in _VISIT_COLUMNS))
+    _copy_csv(conn, "patrol_visit_in", _VISIT_COLUMNS, frame)
     conn.exec_driver_sql(_VISIT_MERGE)
 
 

@@ -16,7 +16,6 @@ from sqlalchemy import Connection
 from geo import h3cells, patrol
 from geo.locator import GridLocator
 from geo.store import activity
-from geo.store.db import ewkt
 
 
 @dataclass
@@ -47,41 +46,40 @@ def ingest_pings(
     out.tracks = len(batch.tracks)
     out.fixes_kept = batch.report.kept
     out.dropped = dict(batch.report.dropped)
-    new = activity.insert_tracks(
-        conn,
-        [
-            {
-                "worker_id": worker_ids[t["worker_code"]],
-                "mode": mode,
-                "started_at": t["started_at"].to_pydatetime(),
-                "ended_at": t["ended_at"].to_pydatetime(),
-                "point_count": t["point_count"],
-                "checksum": t["checksum"],
-                "geom": ewkt(shapely.LineString(t["coords"])),
-            }
-            for t in batch.tracks
-        ],
+    tracks = pd.DataFrame(
+        {
+            "worker_id": [worker_ids[t["worker_code"]] for t in batch.tracks],
+            "mode": mode,
+            "started_at": [t["started_at"] for t in batch.tracks],
+            "ended_at": [t["ended_at"] for t in batch.tracks],
+            "point_count": [t["point_count"] for t in batch.tracks],
+            "checksum": [t["checksum"] for t in batch.tracks],
+            "geom": [shapely.LineString(t["coords"]) for t in batch.tracks],
+        }
     )
+    new = activity.insert_tracks(conn, tracks)
     out.new_tracks = len(new)
     passes = batch.passes[batch.passes["checksum"].astype(str).isin(new)]
-    visits = patrol.visits_by_worker(passes)
+    visits = patrol.visits_by_worker(passes).reset_index(drop=True)
     if visits.empty:
         return out
-    centres = np.array([h3cells.cell_center(int(c)) for c in visits["cell"]])
-    grid_ids = locator.chain_ids(locator.locate_many(centres[:, 0], centres[:, 1]))[:, 0]
+    cells = visits["cell"].to_numpy(np.int64)
+    uniq, inverse = np.unique(cells, return_inverse=True)
+    centres = np.array([h3cells.cell_center(int(c)) for c in uniq]).reshape(-1, 2)
+    grid_of = locator.chain_ids(locator.locate_many(centres[:, 0], centres[:, 1]))[:, 0]
+    grid_ids = grid_of[inverse]
     activity.add_visits(
         conn,
-        [
+        pd.DataFrame(
             {
-                "h3_cell": int(v.cell),
-                "day": v.day,
-                "worker_id": worker_ids[str(v.worker_code)],
-                "grid_unit_id": int(g) if g >= 0 else None,
-                "first_seen": v.first_seen.to_pydatetime(),
-                "last_seen": v.last_seen.to_pydatetime(),
-                "pass_count": int(v.pass_count),
+                "h3_cell": cells,
+                "day": visits["day"].to_numpy(),
+                "worker_id": visits["worker_code"].astype(str).map(worker_ids).to_numpy(),
+                "grid_unit_id": pd.Series(grid_ids).where(grid_ids >= 0).astype("Int64"),
+                "first_seen": visits["first_seen"],  # tz-aware: CSV keeps the offset
+                "last_seen": visits["last_seen"],
+                "pass_count": visits["pass_count"].to_numpy(np.int64),
             }
-            for v, g in zip(visits.itertuples(), grid_ids, strict=True)
-        ],
+        ),
     )
     return out
