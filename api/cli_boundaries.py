@@ -1,4 +1,5 @@
-"""``gridmap import | validate | publish | export | sets``: boundary sets from the shell."""
+"""``gridmap import | fix | validate | publish | export | sets``: boundary sets (and
+special grids, ``import --level special``) from the shell."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from geo.store import registers
 from geo.store.db import make_engine
 
 from api.uploads import parse_column_map
-from boundaries import sets
+from boundaries import fixes, sets, special_import
 from boundaries.export import FORMATS, export_boundaries
 
 
@@ -39,10 +40,28 @@ def register(app: typer.Typer, console, fail) -> None:
         if len(findings) > limit:
             console.print(f"… {len(findings) - limit} more (use --json for all)")
 
+    def _print_special(report) -> None:
+        c = report.counts
+        table = Table("code", "status", "changed")
+        for r in report.rows:
+            if r["status"] != "kept":
+                table.add_row(r["code"], r["status"], ", ".join(r["changed"]))
+        console.print(table)
+        console.print(
+            f"{c['new']} new 新增, {c['changed']} changed 变更, {c['unchanged']} unchanged 未变, "
+            f"{c['retired']} retired 撤销, {c['kept']} live not in the file (kept 保留)"
+        )
+        for code, raw in report.unmapped_kinds.items():
+            console.print(f"[yellow]{code}: kind {raw!r} not recognised → other 未识别类型[/]")
+        if report.repaired:
+            console.print(f"repaired geometry 已修复几何: {' '.join(report.repaired)}")
+
     @app.command("import")
     def import_cmd(
         file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-        level: Annotated[str | None, typer.Option(help="district|street|community|grid")] = None,
+        level: Annotated[
+            str | None, typer.Option(help="district|street|community|grid|special")
+        ] = None,
         layer: Annotated[str | None, typer.Option(help="Layer of a GeoPackage")] = None,
         crs: Annotated[str | None, typer.Option(help="wgs84|gcj02|bd09|cgcs2000|EPSG:n")] = None,
         encoding: Annotated[str | None, typer.Option(help="e.g. GBK for old Shapefiles")] = None,
@@ -51,23 +70,68 @@ def register(app: typer.Typer, console, fail) -> None:
         ] = None,
         name: Annotated[str | None, typer.Option(help="Name of the boundary set")] = None,
         author: Annotated[str, typer.Option(help="Who imports (recorded)")] = "cli",
+        make_valid: Annotated[
+            bool, typer.Option("--make-valid", help="Repair invalid geometry (reported)")
+        ] = False,
+        apply: Annotated[
+            bool, typer.Option("--apply", help="--level special: write (default: report only)")
+        ] = False,
+        retire_missing: Annotated[
+            bool,
+            typer.Option("--retire-missing", help="--level special: close those not in the file"),
+        ] = False,
+        reason: Annotated[str | None, typer.Option(help="--level special: why (recorded)")] = None,
     ) -> None:
-        """Import a boundary file as a DRAFT set and show its findings. Nothing live changes."""
+        """Import a boundary file as a DRAFT set and show its findings. Nothing live changes.
+
+        With --level special: special grids (schools, hospitals …), checked whole and
+        reported per code; written only with --apply.
+        """
         engine = _engine()
+        if level == "special":
+            try:
+                with engine.begin() as conn:
+                    report = special_import.import_special_file(
+                        conn,
+                        file,
+                        layer=layer,
+                        crs=crs,
+                        encoding=encoding,
+                        column_map=special_import.parse_special_column_map(map_),
+                        make_valid=make_valid,
+                        retire_missing=retire_missing,
+                        apply=apply,
+                        author=author,
+                        reason=reason,
+                    )
+            except GridmapError as exc:
+                problems = exc.extra.get("problems") or []
+                fail("\n".join([exc.message, exc.message_zh, *problems[:30]]))
+            finally:
+                engine.dispose()
+            _print_special(report)
+            if report.dry_run:
+                console.print("dry run: nothing written 未写入；add --apply to write")
+            else:
+                console.print(f"[green]written 已写入: {len(report.versions)} version(s)[/]")
+            return
+        repaired: list[str] = []
         try:
             with engine.begin() as conn:
                 console.print(f"· reading {file.name}")
-                result = sets.import_file(
-                    conn,
-                    file,
-                    level=level,
-                    layer=layer,
-                    crs=crs,
-                    encoding=encoding,
-                    column_map=parse_column_map(map_),
-                    name=name,
-                    author=author,
-                )
+                kwargs = {
+                    "level": level,
+                    "layer": layer,
+                    "crs": crs,
+                    "encoding": encoding,
+                    "column_map": parse_column_map(map_),
+                    "name": name,
+                    "author": author,
+                }
+                if make_valid:
+                    result, repaired = sets.import_file_made_valid(conn, file, **kwargs)
+                else:
+                    result = sets.import_file(conn, file, **kwargs)
                 console.print("· validating")
                 findings = sets.findings_for_set(conn, result.boundary_set_id)
         except GridmapError as exc:
@@ -78,8 +142,44 @@ def register(app: typer.Typer, console, fail) -> None:
         console.print(
             f"[green]{result.units} units {what} boundary set {result.boundary_set_id}[/]"
         )
+        if repaired:
+            console.print(f"repaired geometry 已修复几何: {' '.join(repaired)}")
         _print_findings(findings)
         console.print(f"next: gridmap publish {result.boundary_set_id} --author NAME --reason …")
+
+    @app.command("fix")
+    def fix_cmd(
+        set_id: Annotated[int, typer.Argument(help="Draft boundary set id")],
+        fix: Annotated[str, typer.Argument(help="snap | gap | overlap")],
+        codes: Annotated[
+            list[str],
+            typer.Argument(help="snap: units; gap: parents; overlap: the two owners"),
+        ],
+        tolerance_m: Annotated[float, typer.Option(help="snap: metres the border may move")] = 1.0,
+        author: Annotated[str, typer.Option(help="Who fixes (recorded)")] = "cli",
+    ) -> None:
+        """Apply a fix helper to a DRAFT set (never the live map); shows findings after."""
+        if fix not in fixes.SHORT_NAMES and fix not in fixes.FIXES:
+            fail(f"unknown fix {fix!r}; use snap, gap or overlap\n未知修复 {fix!r}")
+        engine = _engine()
+        try:
+            with engine.begin() as conn:
+                result = fixes.apply_fix(
+                    conn, set_id, fix, codes, tolerance_m=tolerance_m, author=author
+                )
+        except GridmapError as exc:
+            fail(f"{exc.message}\n{exc.message_zh}")
+        finally:
+            engine.dispose()
+        b, a = result.before, result.after
+        console.print(
+            f"[green]{result.fix}[/]: changed 已修改 {' '.join(result.changed) or '(none 无)'}; "
+            f"errors 错误 {b['error']} → {a['error']}, "
+            f"warnings 警告 {b['warning']} → {a['warning']}"
+        )
+        if result.unassigned_m2:
+            console.print(f"{result.unassigned_m2:,.1f} m² of gap borders no unit 无相邻单元")
+        _print_findings(result.findings)
 
     @app.command("validate")
     def validate_cmd(

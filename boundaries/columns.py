@@ -50,6 +50,29 @@ ALIASES: dict[str, tuple[str, ...]] = {
         "parentcode",
     ),
     "level": ("level", "层级", "级别"),
+    # Special grids (专属网格). Shapefile field names stop at 10 characters: GDAL
+    # truncates to "responsibl", "contact_na", "contact_ph"; ``gridmap export`` writes
+    # "resp_unit", "cont_name", "cont_phone".
+    "kind": ("kind", "类型", "专属网格类型", "网格类型", "类别", "type"),
+    "responsible_unit": (
+        "responsible_unit",
+        "resp_unit",
+        "responsibl",
+        "责任单位",
+        "负责单位",
+        "主管单位",
+        "管理单位",
+    ),
+    "contact_name": ("contact_name", "cont_name", "contact_na", "联系人", "负责人", "联系人姓名"),
+    "contact_phone": (
+        "contact_phone",
+        "cont_phone",
+        "contact_ph",
+        "联系电话",
+        "电话",
+        "手机",
+        "phone",
+    ),
 }
 
 

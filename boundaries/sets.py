@@ -133,3 +133,37 @@ def publish(
     # A compound's grid follows from its location: recompute in the same transaction.
     registers.set_compound_grids(conn, None)
     return result, findings
+
+
+def import_file_made_valid(
+    conn: Connection,
+    path: Path,
+    *,
+    level: str | None = None,
+    layer: str | None = None,
+    crs: str | None = None,
+    encoding: str | None = None,
+    column_map: dict[str, str] | None = None,
+    name: str | None = None,
+    author: str,
+) -> tuple[ImportResult, list[str]]:
+    """:func:`import_file` with every geometry repaired by ``fix_make_valid`` first
+    (``--make-valid``); also the codes whose geometry the repair changed.
+
+    Only on request: by default an invalid geometry refuses the whole file.
+    """
+    # boundaries.fixes imports this module (findings_for_set), hence the late import.
+    from boundaries.fixes import make_valid_all
+
+    level_layers = _level_layers(path) if layer is None and level is None else []
+    frames, repaired = [], []
+    for lyr, lvl in [(x, x) for x in level_layers] or [(layer, level)]:
+        raw, fixed = make_valid_all(read_boundary_file(path, layer=lyr, encoding=encoding))
+        units = normalise_units(raw, level=lvl, crs=crs, column_map=column_map)
+        frames.append(units)
+        repaired += [units["code"].iloc[i] for i in fixed]
+    units = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)
+    result = import_units(
+        conn, units, name=name or Path(path).name, author=author, source=Path(path).name
+    )
+    return result, sorted(repaired)

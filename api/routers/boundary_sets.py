@@ -1,4 +1,5 @@
-"""Boundary sets: upload as draft, findings, publish; exports of the live map."""
+"""Boundary sets: upload as draft, findings, fixes on a draft, publish; exports of the live
+map; special grids imported from a file (dry run by default)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, File, Form, Query, UploadFile
+from fastapi import Path as FastAPIPath
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
@@ -21,13 +23,15 @@ from geo.store import registers
 from api.auth import require_scope
 from api.deps import State
 from api.uploads import parse_column_map, save_upload, unpack_if_zip
-from boundaries import sets
+from boundaries import fixes, sets, special_import
 from boundaries.export import FORMATS, export_boundaries
 
 router = APIRouter(prefix="/v1", tags=["boundaries"])
 EDIT, READ = require_scope("edit"), require_scope("read")
 
 Level = Literal["district", "street", "community", "grid"]
+# boundary_set.id is an INTEGER column: a larger path value is a 422, not a 500.
+SetId = Annotated[int, FastAPIPath(ge=1, le=2**31 - 1)]
 MEDIA = {
     "gpkg": "application/geopackage+sqlite3",
     "geojson": "application/geo+json",
@@ -53,6 +57,9 @@ class ImportOut(BaseModel):
     boundary_set: BoundarySetOut
     reused: bool = Field(description="The same content was already imported; no new set")
     findings: dict[str, int] = Field(description="Number of findings by severity")
+    repaired: list[str] = Field(
+        default_factory=list, description="Codes whose geometry make_valid repaired"
+    )
 
 
 class PublishIn(BaseModel):
@@ -89,29 +96,36 @@ def upload_boundary_set(
     ] = None,
     name: Annotated[str | None, Form(max_length=200)] = None,
     author: Annotated[str, Form(min_length=1, max_length=200)] = "api",
+    make_valid: Annotated[
+        bool, Form(description="Repair invalid geometry (reported) instead of refusing")
+    ] = False,
 ) -> ImportOut:
     """Import a boundary file as a **draft** set (nothing live changes)."""
     columns = parse_column_map(column_map)
+    repaired: list[str] = []
     with tempfile.TemporaryDirectory(prefix="gridmap-upload-") as tmp:
         path = unpack_if_zip(save_upload(file, Path(tmp)))
         with state.engine.begin() as conn:
-            result = sets.import_file(
-                conn,
-                path,
-                level=level,
-                layer=layer,
-                crs=crs,
-                encoding=encoding,
-                column_map=columns,
-                name=name or file.filename,
-                author=author,
-            )
+            kwargs = {
+                "level": level,
+                "layer": layer,
+                "crs": crs,
+                "encoding": encoding,
+                "column_map": columns,
+                "name": name or file.filename,
+                "author": author,
+            }
+            if make_valid:
+                result, repaired = sets.import_file_made_valid(conn, path, **kwargs)
+            else:
+                result = sets.import_file(conn, path, **kwargs)
             findings = sets.findings_for_set(conn, result.boundary_set_id)
             info = bstore.get_set(conn, result.boundary_set_id)
     return ImportOut(
         boundary_set=BoundarySetOut(**info),
         reused=result.reused,
         findings=_severity_counts(findings),
+        repaired=repaired,
     )
 
 
@@ -122,14 +136,14 @@ def list_boundary_sets(state: State) -> list[BoundarySetOut]:
 
 
 @router.get("/boundary-sets/{set_id}", response_model=BoundarySetOut, dependencies=[READ])
-def get_boundary_set(state: State, set_id: int) -> BoundarySetOut:
+def get_boundary_set(state: State, set_id: SetId) -> BoundarySetOut:
     with state.engine.connect() as conn:
         return BoundarySetOut(**bstore.get_set(conn, set_id))
 
 
 @router.get("/boundary-sets/{set_id}/findings", dependencies=[READ])
 def boundary_set_findings(
-    state: State, set_id: int, format: Annotated[Literal["json", "geojson"], Query()] = "json"
+    state: State, set_id: SetId, format: Annotated[Literal["json", "geojson"], Query()] = "json"
 ):
     """Topology and code findings of the map this set would produce if published."""
     with state.engine.connect() as conn:
@@ -147,7 +161,7 @@ def boundary_set_findings(
 
 @router.post("/boundary-sets/{set_id}/publish", response_model=PublishOut, dependencies=[EDIT])
 def publish_boundary_set(
-    state: State, set_id: int, body: Annotated[PublishIn, Body()]
+    state: State, set_id: SetId, body: Annotated[PublishIn, Body()]
 ) -> PublishOut:
     """Make a draft live, only if it has no error finding (or with a recorded override)."""
     with state.engine.begin() as conn:
@@ -165,6 +179,91 @@ def publish_boundary_set(
         counts=result.counts,
         findings=_severity_counts(findings),
     )
+
+
+class FixIn(BaseModel):
+    fix: Literal["snap_to_parent", "assign_gap", "split_overlap"]
+    codes: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1,
+        max_length=500,
+        description="snap_to_parent: units; assign_gap: parents; split_overlap: the two owners",
+    )
+    tolerance_m: float = Field(default=1.0, gt=0, le=50, description="snap_to_parent only")
+    author: str = Field(default="api", min_length=1, max_length=200)
+
+
+class FixOut(BaseModel):
+    boundary_set_id: int
+    fix: str
+    changed: list[str] = Field(description="Codes whose geometry the fix changed")
+    before: dict = Field(description="Finding counts before: error, warning, by_type")
+    after: dict = Field(description="Finding counts after")
+    unassigned_m2: float = Field(description="Gap area no child borders (assign_gap)")
+    findings: list[dict] = Field(description="The findings after the fix")
+
+
+@router.post("/boundary-sets/{set_id}/fixes", response_model=FixOut, dependencies=[EDIT])
+def fix_boundary_set(state: State, set_id: SetId, body: Annotated[FixIn, Body()]) -> FixOut:
+    """Apply one fix helper to units of a **draft** set (409 for an active or retired
+    set): geometry only, one transaction; returns the findings afterwards."""
+    with state.engine.begin() as conn:
+        result = fixes.apply_fix(
+            conn, set_id, body.fix, body.codes, tolerance_m=body.tolerance_m, author=body.author
+        )
+    return FixOut(**result.to_json())
+
+
+class SpecialImportOut(BaseModel):
+    source: str
+    dry_run: bool = Field(description="True: nothing was written")
+    counts: dict[str, int] = Field(description="new, changed, unchanged, retired, kept")
+    special_grids: list[dict] = Field(description="Per code: status and changed fields")
+    unmapped_kinds: dict[str, str] = Field(description="Kind values that became 'other'")
+    repaired: list[str] = Field(description="Codes whose geometry make_valid repaired")
+    versions: dict[str, int] = Field(description="New version per written code")
+
+
+@router.post("/special-grids/import", response_model=SpecialImportOut, dependencies=[EDIT])
+def import_special_grids(
+    state: State,
+    file: Annotated[UploadFile, File(description="GeoJSON, GeoPackage, or a zipped Shapefile")],
+    layer: Annotated[str | None, Form()] = None,
+    crs: Annotated[str | None, Form(description="wgs84, gcj02, bd09, cgcs2000 or EPSG:n")] = None,
+    encoding: Annotated[str | None, Form(description="e.g. GBK for old Shapefiles")] = None,
+    column_map: Annotated[
+        str | None, Form(alias="map", description="code=编码,kind=类别,responsible_unit=…")
+    ] = None,
+    make_valid: Annotated[bool, Form(description="Repair invalid geometry (reported)")] = False,
+    retire_missing: Annotated[
+        bool, Form(description="Close live special grids absent from the file")
+    ] = False,
+    dry_run: Annotated[bool, Form(description="Only report (default); false writes")] = True,
+    author: Annotated[str, Form(min_length=1, max_length=200)] = "api",
+    reason: Annotated[str | None, Form(max_length=2000)] = None,
+) -> SpecialImportOut:
+    """Import special grids (schools, hospitals …): the whole file is checked first and
+    refused on any error; the report says new / changed / unchanged per code."""
+    columns = special_import.parse_special_column_map(column_map)
+    with tempfile.TemporaryDirectory(prefix="gridmap-upload-") as tmp:
+        path = unpack_if_zip(save_upload(file, Path(tmp)))
+        with state.engine.begin() as conn:
+            report = special_import.import_special_file(
+                conn,
+                path,
+                layer=layer,
+                crs=crs,
+                encoding=encoding,
+                column_map=columns,
+                make_valid=make_valid,
+                retire_missing=retire_missing,
+                apply=not dry_run,
+                author=author,
+                reason=reason,
+                source=Path(file.filename or path.name).name,
+            )
+    if not dry_run:
+        state.refresh()  # this worker at once; others on their next version check
+    return SpecialImportOut(**report.to_json())
 
 
 @router.get("/boundaries/export", dependencies=[READ])

@@ -209,3 +209,92 @@ def delete(
         )
         conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, f"special-delete-{current['id']}")))
     return SpecialOutcome("special_grid.delete", code, dry_run, None)
+
+
+def save_many(
+    conn: Connection,
+    rows: list[dict],
+    *,
+    retire: list[str],
+    expected: dict[str, int | None],
+    author: str,
+    reason: str,
+    batch: dict | None = None,
+) -> dict[str, int]:
+    """Write many special grids at once (an import): one lock, one transaction.
+
+    ``rows`` are ``{"code", "fields", "geometry"}``: each closes the code's live
+    version (if any) and inserts the new one; ``retire`` codes are closed. Every code
+    must still be at the version the caller compared against (``expected``: code →
+    live version id, None for a code that must not exist yet), else nothing is
+    written (StaleVersion). Geometry is checked by the caller, for the whole file at
+    once (:mod:`boundaries.special_import`); attributes are checked here again.
+
+    One audit entry per code, with the same actions as single edits, so a special
+    grid's history reads the same whether it was drawn or imported; ``batch`` (the
+    file and its content hash) ties the entries of one import together.
+
+    Returns
+    -------
+    dict
+        code → id of the version inserted.
+    """
+    if not reason or not reason.strip():
+        raise InvalidInput("say why (reason)", "请填写修改原因（reason）", field="reason")
+    for row in rows:
+        fields = row["fields"]
+        if fields.get("kind") not in SPECIAL_GRID_KINDS:
+            raise InvalidInput(
+                f"{row['code']}: kind must be one of {list(SPECIAL_GRID_KINDS)}",
+                f"{row['code']}：类型 kind 应为 {list(SPECIAL_GRID_KINDS)} 之一",
+            )
+        for f in ("name", "responsible_unit"):
+            if not (fields.get(f) or "").strip():
+                raise InvalidInput(
+                    f"{row['code']}: {f} is required", f"{row['code']}：{f} 为必填项"
+                )
+    at = lock(conn)
+    codes = [r["code"] for r in rows] + list(retire)
+    live = dict(
+        conn.execute(select(_S.code, _S.id).where(_S.code.in_(codes), _S.valid_to.is_(None))).all()
+    )
+    stale = {c: live.get(c) for c in codes if live.get(c) != expected.get(c)}
+    if stale:
+        raise StaleVersion(
+            f"special grid(s) {', '.join(sorted(stale))} changed since the file was compared; "
+            "run the import again",
+            f"专属网格 {'、'.join(sorted(stale))} 在比对后已被修改；请重新导入",
+            current_versions={c: str(v) if v else None for c, v in stale.items()},
+        )
+    closing = [live[c] for c in codes if c in live]
+    if closing:
+        conn.execute(update(_S).where(_S.id.in_(closing)).values(valid_to=at))
+    extra = batch or {}
+    versions: dict[str, int] = {}
+    for row in rows:
+        code, replaced = row["code"], live.get(row["code"])
+        vid = _insert(conn, code, row["fields"], row["geometry"], at, author, reason)
+        versions[code] = vid
+        audit.record(
+            conn,
+            actor=author,
+            action="special_grid.update" if replaced else "special_grid.create",
+            entity="special_grid",
+            ref=code,
+            reason=reason,
+            detail={"version": vid, "replaced": replaced, **extra},
+        )
+    for code in retire:
+        audit.record(
+            conn,
+            actor=author,
+            action="special_grid.delete",
+            entity="special_grid",
+            ref=code,
+            reason=reason,
+            detail={"closed_version": live[code], **extra},
+        )
+    if versions or retire:
+        last = max(versions.values(), default=0)
+        conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, f"special-import-{last}")))
+    return versions
