@@ -21,6 +21,7 @@ from api.routers import (
     geocode_batch,
     grid_edits,
     health,
+    heat,
     incidents,
     ogc,
     ogc_write,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(geocode_batch.router)
     app.include_router(boundary_sets.router)
     app.include_router(grid_edits.router)
+    app.include_router(heat.router)  # before incidents: /heat is not an {incident_id}
     app.include_router(incidents.router)
     app.include_router(open311.router)
     app.include_router(patrol.router)

@@ -187,6 +187,7 @@ def serve(
 from api.cli_boundaries import register as _register_boundaries  # noqa: E402
 from api.cli_geocode import register as _register_geocode  # noqa: E402
 from api.cli_keys import register as _register_keys  # noqa: E402
+from api.cli_map import register as _register_map  # noqa: E402
 from api.cli_patrol import register as _register_patrol  # noqa: E402
 from api.cli_registers import register as _register_registers  # noqa: E402
 
@@ -195,6 +196,7 @@ _register_keys(app, console, _fail)
 _register_patrol(app, console, _fail)
 _register_registers(app, console, _fail)
 _register_geocode(app, console, _fail)
+_register_map(app, console, _fail)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ app factory) and passed down; nothing here is built at import time.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -68,6 +69,59 @@ class Settings(BaseSettings):
     )
     tiles_url: str | None = Field(
         default=None, description="Intranet XYZ tile URL for a basemap; unset: no basemap."
+    )
+    # Basemap of the dashboard (web_map/basemap.py); none: the grid layers alone.
+    basemap: Literal["none", "local", "tianditu", "amap"] = Field(
+        default="none",
+        description="none | local (basemap_url: XYZ URL or a tile folder served by the app) "
+        "| tianditu (key in tianditu_key) | amap (GCJ-02: overlays are shifted to match).",
+    )
+    basemap_url: str | None = Field(
+        default=None,
+        description="local: XYZ URL or folder of {z}/{x}/{y}.png; tianditu/amap: an "
+        "intranet mirror's XYZ URL instead of the public servers.",
+    )
+    tianditu_key: str | None = Field(default=None, description="Tianditu key (tk) for basemap.")
+
+    # Security (api/security.py): browser origins allowed by CORS, none by default.
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host:port) whose pages may call the API from a "
+        "browser; empty: no cross-origin access.",
+    )
+    # Request body limits per endpoint family, in bytes (413 above them).
+    max_body_bytes: int = Field(
+        default=1 * 2**20, description="Any endpoint not listed below (JSON edits, queries)."
+    )
+    max_body_geocode_batch_bytes: int = Field(
+        default=2 * 2**30, description="POST /v1/geocode/reverse/batch (CSV/Parquet/Arrow)."
+    )
+    max_body_incidents_bytes: int = Field(
+        default=64 * 2**20, description="POST /v1/incidents (JSON, NDJSON, CSV, GeoJSON)."
+    )
+    max_body_open311_bytes: int = Field(
+        default=64 * 2**10, description="POST /open311/v2/requests.json (one form)."
+    )
+    max_body_patrol_bytes: int = Field(
+        default=100 * 2**20, description="POST /v1/patrol/tracks (GPX, GeoJSON, CSV)."
+    )
+    max_body_boundary_upload_bytes: int = Field(
+        default=200 * 2**20, description="POST /v1/boundary-sets (GeoJSON, GPKG, zipped SHP)."
+    )
+    max_body_ledger_bytes: int = Field(
+        default=20 * 2**20, description="POST /v1/registers/ledgers/import (XLSX, CSV)."
+    )
+    max_body_edit_bytes: int = Field(
+        default=16 * 2**20,
+        description="Geometry edits: POST/PUT/PATCH under /ogc/collections/, /v1/grids/, "
+        "/v1/special-grids.",
+    )
+    # Personal data: raw GPS geometry of patrol tracks is kept this many days.
+    raw_track_days: int = Field(
+        default=90,
+        ge=1,
+        description="Raw patrol track geometries older than this are purged by `gridmap "
+        "purge`; per-cell visits are kept.",
     )
 
     def local_pg_port(self) -> int:

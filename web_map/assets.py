@@ -27,6 +27,8 @@ The Swagger UI files for FastAPI's ``/docs`` page are vendored here too:
 
 from __future__ import annotations
 
+import base64
+import re
 import threading
 from html.parser import HTMLParser
 from pathlib import Path
@@ -39,6 +41,7 @@ STATIC_DIR: Path = Path(__file__).resolve().parent / "static"
 
 LEAFLET_VERSION = "1.9.4"
 SWAGGER_UI_VERSION = "5.35.0"
+MARKERCLUSTER_VERSION = "1.5.3"
 
 # Paths relative to STATIC_DIR. The names are folium's own keys, so a later
 # ``add_js_link("leaflet", ...)`` elsewhere replaces rather than duplicates.
@@ -47,6 +50,8 @@ _LEAFLET_CSS = ("leaflet_css", "vendor/leaflet/leaflet.css")
 _SWAGGER_JS = "vendor/swagger-ui/swagger-ui-bundle.js"
 _SWAGGER_CSS = "vendor/swagger-ui/swagger-ui.css"
 _SWAGGER_FAVICON = "vendor/swagger-ui/favicon-32x32.png"
+_MARKERCLUSTER_JS = ("markercluster", "vendor/leaflet.markercluster/leaflet.markercluster.js")
+_MARKERCLUSTER_CSS = ("markercluster_css", "vendor/leaflet.markercluster/MarkerCluster.css")
 
 VENDORED_FILES: tuple[str, ...] = (
     _LEAFLET_JS[1],
@@ -54,6 +59,8 @@ VENDORED_FILES: tuple[str, ...] = (
     _SWAGGER_JS,
     _SWAGGER_CSS,
     _SWAGGER_FAVICON,
+    _MARKERCLUSTER_JS[1],
+    _MARKERCLUSTER_CSS[1],
 )
 """Every vendored file a page links to directly, relative to :data:`STATIC_DIR`."""
 
@@ -134,6 +141,16 @@ def use_local_assets(static_url: str = "/static") -> None:
         _applied_static_url = static_url
 
 
+def markercluster_links(static_url: str = "/static") -> tuple[list, list]:
+    """``(default_js, default_css)`` of the vendored Leaflet.markercluster, for an
+    element that needs it (set on the instance, so no class-level list changes)."""
+    static_url = _normalise(static_url)
+    return (
+        [(_MARKERCLUSTER_JS[0], _url(static_url, _MARKERCLUSTER_JS[1]))],
+        [(_MARKERCLUSTER_CSS[0], _url(static_url, _MARKERCLUSTER_CSS[1]))],
+    )
+
+
 def swagger_ui_urls(static_url: str = "/static") -> dict[str, str]:
     """Vendored Swagger UI URLs as keyword arguments for ``get_swagger_ui_html``.
 
@@ -194,3 +211,59 @@ def find_external_urls(html: str) -> list[str]:
         if parts.netloc or (parts.scheme and parts.scheme != "data"):
             external.append(url)
     return external
+
+
+_SCRIPT_SRC = re.compile(r'<script\b[^>]*\bsrc="([^"]+)"[^>]*>\s*</script>', re.I)
+_CSS_LINK = re.compile(r'<link\b[^>]*\bhref="([^"]+\.css)"[^>]*/?>', re.I)
+_CSS_URL = re.compile(r"url\((['\"]?)([^)'\"]+)\1\)")
+_MIME = {".png": "image/png", ".svg": "image/svg+xml", ".gif": "image/gif", ".woff2": "font/woff2"}
+
+
+def _static_file(url: str, static_url: str) -> Path:
+    if not url.startswith(static_url + "/"):
+        raise ValueError(f"{url} is not under {static_url}; cannot inline it")
+    path = (STATIC_DIR / url[len(static_url) + 1 :]).resolve()
+    if STATIC_DIR not in path.parents:
+        raise ValueError(f"{url} leaves the static folder")
+    return path
+
+
+def _data_uri(path: Path) -> str:
+    mime = _MIME.get(path.suffix.lower(), "application/octet-stream")
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+def _inline_css(path: Path) -> str:
+    def repl(m: re.Match) -> str:
+        target = m.group(2)
+        if target.startswith(("data:", "#")) or "://" in target:
+            return m.group(0)
+        return f"url({_data_uri((path.parent / target).resolve())})"
+
+    return _CSS_URL.sub(repl, path.read_text(encoding="utf-8"))
+
+
+def inline_assets(html: str, static_url: str = "/static") -> str:
+    """The page with every ``static_url`` script and stylesheet written inline.
+
+    For a single self-contained file (``gridmap map … --out``): scripts go into
+    ``<script>`` elements, stylesheets into ``<style>`` with the images they use as
+    ``data:`` URIs, so the file opens from ``file://`` without a request.
+
+    Raises
+    ------
+    ValueError
+        If the page links a script or stylesheet outside ``static_url``.
+    """
+    static_url = _normalise(static_url)
+
+    def script(m: re.Match) -> str:
+        code = _static_file(m.group(1), static_url).read_text(encoding="utf-8")
+        # A literal "</script" would end the element early.
+        return "<script>" + code.replace("</script", "<\\/script") + "</script>"
+
+    def style(m: re.Match) -> str:
+        css = _inline_css(_static_file(m.group(1), static_url))
+        return "<style>" + css.replace("</style", "<\\/style") + "</style>"
+
+    return _CSS_LINK.sub(style, _SCRIPT_SRC.sub(script, html))

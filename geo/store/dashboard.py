@@ -1,49 +1,81 @@
 """The supervisor dashboard's figures, read from PostGIS and returned as plain data.
 
-One call, :func:`dashboard_figures`, gives per grid: incidents in the time window,
-patrol coverage (share of the grid's H3 patrol cells with a visit in the window),
-unowned compounds, whether a grid worker is assigned; per H3 heatmap cell the
-incident count; and the compounds as points. The window ends at the newest
-incident's report time, so a store with old data (the sample) still shows some.
+One call, :func:`dashboard_figures`, gives for a window and filter (street,
+community, incident categories):
 
-Which cells belong to a grid is decided by h3's polygon fill with centre
-containment (:func:`geo.h3cells.polygon_cells`), so a cell on a shared border counts
-for exactly one grid. All h3 calls go through :mod:`geo.h3cells`.
+- per grid in scope: incidents in the window and the one before (as placed at
+  intake), the rate per 1,000 households, patrol coverage (share of the grid's
+  res-10 cells visited, :mod:`geo.coverage`, the same figures as
+  ``GET /v1/coverage``), days since the last visit, unowned compounds (count, per
+  km², per 1,000 households), the grid worker(s);
+- the incident heat per H3 cell (:mod:`geo.heat`, the figures of
+  ``GET /v1/incidents/heat``) and per cell and Beijing day, for the date slider;
+- the unvisited res-10 cells (gaps) with days since their last visit — only when a
+  street or community is chosen: the whole district's gaps are thousands of
+  hexagons, too heavy for an office PC's browser, so the page asks for a filter;
+- unowned compounds per H3 cell, and the compounds as points.
+
+Membership: a compound belongs to the grid (and the H3 cell) containing a point on
+its surface (``ST_PointOnSurface``, the same point as shapely's
+``point_on_surface``), so a compound drawn across a border counts once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 from geoalchemy2 import functions as gf
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, func, select
 
-from geo import h3cells
+from geo import coverage, h3cells, heat
 from geo.settings import STORAGE_SRID
+from geo.store import activity, registers
 from geo.store import boundaries as bstore
-from geo.store import registers
-from geo.store.models import AdminUnitVersion, Compound, GridAssignment, Incident, PatrolVisit
+from geo.store import heat as hstore
+from geo.store.models import AdminUnitVersion, Compound, Incident, PatrolVisit
 
-# Mainland China has one time zone and no daylight saving: patrol "days" and the
-# dates shown to supervisors are Beijing dates.
-BEIJING = timezone(timedelta(hours=8))
+WGS84 = f"EPSG:{STORAGE_SRID}"
 
 GRID_COLUMNS = [
     "unit_id",
     "code",
     "name",
+    "community_code",
+    "street_code",
+    "worker",
+    "has_worker",
     "incidents",
+    "previous",
+    "change",
+    "households",
+    "per_1000_households",
     "cells",
     "covered_cells",
     "coverage",
+    "days_since_visit",
     "unowned",
-    "has_worker",
+    "area_km2",
+    "unowned_per_km2",
+    "unowned_per_1000",
 ]
+
+
+@dataclass
+class DashboardFilters:
+    """What the supervisor asked for (query parameters of ``/dashboard``)."""
+
+    start: str | None = None
+    end: str | None = None
+    days: int = 30
+    res: int | None = None
+    categories: Sequence[str] = ()
+    street: str | None = None
+    community: str | None = None
 
 
 @dataclass
@@ -52,86 +84,53 @@ class DashboardFigures:
 
     Attributes
     ----------
-    start, end
-        The window ``(start, end]`` of incident report times (aware datetimes).
-    days
-        Window length in days.
+    window
+        The window of incident report times; patrol days are its Beijing dates.
+    res
+        H3 resolution of the heat and unowned-compound cells.
     grids
-        One row per live grid: :data:`GRID_COLUMNS` and ``geometry``. ``coverage``
-        is ``covered_cells / cells`` (NaN for a grid too small to hold a cell centre).
+        One row per grid in scope: :data:`GRID_COLUMNS` and ``geometry``.
+        ``coverage`` and ``days_since_visit`` are NaN when unknown (no cell /
+        never visited); ``worker`` is the worker names joined by "、" ("" if none).
     cells
-        Heatmap cells with at least one incident: ``cell`` (hex id), ``incidents``,
-        ``geometry`` (the cell's hexagon).
+        Heat cells with an incident in the window or the one before: ``cell`` (hex),
+        ``incidents``, ``previous``, ``change``, ``rising`` (:func:`geo.heat.rising`),
+        hexagon ``geometry``.
+    daily
+        ``cell`` (hex), ``day`` (0 = the window's first Beijing day), ``count``.
+    gaps
+        Unvisited patrol cells of the grids in scope (``grid_code``, ``cell``,
+        ``days_since_visit`` NaN = never) — None when no street/community is chosen.
+    unowned_cells
+        Cells holding an unowned compound: ``cell``, ``unowned``, ``households``
+        (of all compounds there), ``area_km2``, ``per_km2``, ``per_1000``, geometry.
     compounds
-        ``name``, ``management_type``, ``households``, ``geometry`` (a point on the
-        compound's surface).
+        Compounds in the grids in scope: ``name``, ``management_type``,
+        ``households``, point ``geometry``.
+    places
+        Live streets and communities (level, code, name, parent_code) for the form.
+    street, community
+        The chosen units (unit_id, code, name) or None.
+    categories
+        The chosen incident categories (empty: all).
     """
 
-    start: datetime
-    end: datetime
-    days: int
+    window: heat.Window
+    res: int
     grids: gpd.GeoDataFrame
     cells: gpd.GeoDataFrame
+    daily: pd.DataFrame
+    gaps: gpd.GeoDataFrame | None
+    unowned_cells: gpd.GeoDataFrame
     compounds: gpd.GeoDataFrame
-
-
-def incident_window(conn: Connection, days: int) -> tuple[datetime, datetime]:
-    """``(start, end)`` with ``end`` the newest incident's report time (now if none)."""
-    if days < 1:
-        raise ValueError("days must be at least 1")
-    end = conn.execute(select(func.max(Incident.reported_at))).scalar()
-    if end is None:
-        end = datetime.now(tz=BEIJING)
-    return end - timedelta(days=days), end
-
-
-def _in_window(start: datetime, end: datetime):
-    return and_(Incident.reported_at > start, Incident.reported_at <= end)
-
-
-def incidents_by_grid(conn: Connection, start: datetime, end: datetime) -> dict[int, int]:
-    """Incidents reported in ``(start, end]`` per grid unit id (as placed at intake)."""
-    rows = conn.execute(
-        select(Incident.grid_unit_id, func.count())
-        .where(_in_window(start, end), Incident.grid_unit_id.is_not(None))
-        .group_by(Incident.grid_unit_id)
-    ).all()
-    return {int(u): int(n) for u, n in rows}
-
-
-def incidents_by_cell(conn: Connection, start: datetime, end: datetime, res: int) -> pd.Series:
-    """Incidents reported in ``(start, end]`` per H3 cell (int) of resolution ``res``.
-
-    Binned from the points rather than from the stored cell, which has the finer
-    point resolution; the points of one window are few enough to bin in Python.
-    """
-    rows = conn.execute(
-        select(gf.ST_X(Incident.geom), gf.ST_Y(Incident.geom)).where(_in_window(start, end))
-    ).all()
-    if not rows:
-        return pd.Series(dtype="int64", name="incidents")
-    xy = np.asarray(rows, dtype=float)
-    cells = h3cells.cells_of(xy[:, 0], xy[:, 1], res)
-    return pd.Series(cells).value_counts().rename("incidents").sort_index()
-
-
-def visited_cells(conn: Connection, first_day: date, last_day: date) -> set[int]:
-    """Patrol cells with at least one visit on a day in ``[first_day, last_day]``."""
-    rows = conn.execute(
-        select(PatrolVisit.h3_cell)
-        .where(PatrolVisit.day >= first_day, PatrolVisit.day <= last_day)
-        .distinct()
-    ).scalars()
-    return {int(c) for c in rows}
+    places: pd.DataFrame = field(default_factory=pd.DataFrame)
+    street: dict | None = None
+    community: dict | None = None
+    categories: tuple[str, ...] = ()
 
 
 def unowned_by_grid(conn: Connection) -> dict[int, int]:
-    """Unowned compounds per live grid unit id.
-
-    A compound belongs to the grid that contains a point on its surface (PostGIS
-    ``ST_PointOnSurface``, GEOS's, the same point shapely's
-    ``representative_point`` gives), so a compound drawn across a border counts once.
-    """
+    """Unowned compounds per live grid unit id (point on surface inside the grid)."""
     v = AdminUnitVersion
     live = bstore.live_units_subquery()
     rows = conn.execute(
@@ -144,78 +143,153 @@ def unowned_by_grid(conn: Connection) -> dict[int, int]:
     return {int(u): int(n) for u, n in rows}
 
 
-def grids_with_worker(conn: Connection) -> set[int]:
-    """Unit ids with an open ``worker`` assignment."""
-    rows = conn.execute(
-        select(GridAssignment.unit_id)
-        .where(GridAssignment.valid_to.is_(None), GridAssignment.role == "worker")
-        .distinct()
-    ).scalars()
-    return {int(u) for u in rows}
+def _workers(conn: Connection) -> dict[int, str]:
+    people = registers.live_people(conn)
+    people = people[people["role"] == "worker"]
+    return {int(u): "、".join(g["name"].astype(str)) for u, g in people.groupby("unit_id")}
 
 
-def coverage_counts(grids: gpd.GeoSeries, visited: set[int], res: int) -> np.ndarray:
-    """``(n, 2)`` int array: cells of each grid and how many of them were visited."""
-    out = np.zeros((len(grids), 2), dtype=np.int64)
-    for i, geom in enumerate(grids):
-        cells = h3cells.polygon_cells(geom, res)
-        out[i, 0] = len(cells)
-        out[i, 1] = sum(1 for c in cells.tolist() if c in visited)
-    return out
+def _coverage(
+    grids: gpd.GeoDataFrame, conn: Connection, window: heat.Window, res: int, *, gaps: bool
+) -> tuple[pd.DataFrame, gpd.GeoDataFrame | None]:
+    """Per-grid coverage (:func:`geo.coverage.unit_coverage`) and, if asked, the gaps."""
+    units = gpd.GeoDataFrame(
+        {"code": grids["code"].to_numpy(), "level": "grid"},
+        geometry=grids.geometry.to_numpy(),
+        crs=WGS84,
+    )
+    visits = activity.visits_frame(conn, end=window.last_day())
+    first, last = window.first_day(), window.last_day()
+    cells = coverage.unit_cells(units, res)
+    per_grid = coverage.unit_coverage(units, cells, visits, first, last)
+    if not gaps:
+        return per_grid, None
+    return per_grid, coverage.gap_cells(coverage.cell_coverage(cells, visits, first, last))
+
+
+def _unowned_cells(compounds: gpd.GeoDataFrame, res: int) -> gpd.GeoDataFrame:
+    pts = compounds.geometry
+    cells = h3cells.cells_of(pts.x.to_numpy(), pts.y.to_numpy(), res)
+    frame = pd.DataFrame(
+        {
+            "cell": cells,
+            "unowned": (compounds["management_type"] == "unowned").to_numpy(dtype=np.int64),
+            "households": compounds["households"].fillna(0).to_numpy(dtype=np.int64),
+        }
+    )
+    agg = frame.groupby("cell", as_index=False).sum()
+    agg = agg[agg["unowned"] > 0].reset_index(drop=True)
+    polys = h3cells.cell_polygons(agg["cell"].to_numpy())
+    area = heat.geodesic_area_km2(polys)
+    return gpd.GeoDataFrame(
+        {
+            "cell": [h3cells.cell_to_str(c) for c in agg["cell"]],
+            "unowned": agg["unowned"].to_numpy(),
+            "households": agg["households"].to_numpy(),
+            "area_km2": area,
+            "per_km2": agg["unowned"].to_numpy() / np.where(area > 0, area, np.nan),
+            "per_1000": heat.rate_per_1000(agg["unowned"], agg["households"]),
+        },
+        geometry=polys,
+        crs=WGS84,
+    )
 
 
 def dashboard_figures(
-    conn: Connection, days: int = 30, *, heatmap_res: int = 9, patrol_res: int = 10
+    conn: Connection, filters: DashboardFilters, *, heatmap_res: int = 9, patrol_res: int = 10
 ) -> DashboardFigures:
-    """All dashboard figures for the window of ``days`` ending at the newest incident.
-
-    Patrol visits count when their (Beijing) day falls within the window's dates.
-    """
-    start, end = incident_window(conn, days)
-    grids = bstore.units_frame(conn, levels=("grid",))
-    if not grids.crs.equals(f"EPSG:{STORAGE_SRID}"):
-        grids = grids.to_crs(f"EPSG:{STORAGE_SRID}")
-    uid = grids["unit_id"].astype("int64")
-    by_grid = incidents_by_grid(conn, start, end)
-    unowned = unowned_by_grid(conn)
-    staffed = grids_with_worker(conn)
-    visited = visited_cells(conn, start.astimezone(BEIJING).date(), end.astimezone(BEIJING).date())
-    cover = coverage_counts(grids.geometry, visited, patrol_res)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(cover[:, 0] > 0, cover[:, 1] / np.maximum(cover[:, 0], 1), np.nan)
-    grid_frame = gpd.GeoDataFrame(
-        {
-            "unit_id": uid.to_numpy(),
-            "code": grids["code"].to_numpy(),
-            "name": grids["name"].to_numpy(),
-            "incidents": [by_grid.get(u, 0) for u in uid],
-            "cells": cover[:, 0],
-            "covered_cells": cover[:, 1],
-            "coverage": share,
-            "unowned": [unowned.get(u, 0) for u in uid],
-            "has_worker": [u in staffed for u in uid],
-        },
-        geometry=grids.geometry.to_numpy(),
-        crs=f"EPSG:{STORAGE_SRID}",
+    """All dashboard figures for ``filters`` (see the module doc)."""
+    res = heat.check_res(filters.res or heatmap_res)
+    f = hstore.heat_figures(
+        conn,
+        res=res,
+        start=filters.start,
+        end=filters.end,
+        days=filters.days,
+        categories=list(filters.categories),
+        street=filters.street,
+        community=filters.community,
     )
-
-    counts = incidents_by_cell(conn, start, end, heatmap_res)
-    cells = gpd.GeoDataFrame(
-        {
-            "cell": [h3cells.cell_to_str(c) for c in counts.index],
-            "incidents": counts.to_numpy(dtype="int64"),
-        },
-        geometry=h3cells.cell_polygons(counts.index.to_numpy()),
-        crs=f"EPSG:{STORAGE_SRID}",
+    window: heat.Window = f["window"]
+    totals: pd.DataFrame = f["grids"]
+    shapes = bstore.units_frame(conn, levels=("grid",))
+    shapes = shapes.set_index(shapes["unit_id"].astype("int64"))
+    grids = gpd.GeoDataFrame(
+        totals.rename(columns={"count": "incidents"}),
+        geometry=shapes.geometry.reindex(totals["unit_id"].astype("int64")).to_numpy(),
+        crs=WGS84,
     )
+    workers = _workers(conn)
+    grids["worker"] = [workers.get(int(u), "") for u in grids["unit_id"]]
+    grids["has_worker"] = grids["worker"] != ""
+
+    scoped = bool(filters.street or filters.community)
+    per_grid, gap_cells = _coverage(grids, conn, window, patrol_res, gaps=scoped)
+    per = per_grid.set_index("code")
+    grids["cells"] = grids["code"].map(per["cell_count"]).fillna(0).astype("int64")
+    grids["covered_cells"] = grids["code"].map(per["visited_cells"]).fillna(0).astype("int64")
+    grids["coverage"] = grids["code"].map(per["share_visited"]).astype(float)
+    grids["days_since_visit"] = grids["code"].map(per["days_since_last_visit"]).astype(float)
 
     comp = registers.compounds_frame(conn)
-    compounds = gpd.GeoDataFrame(
+    points = gpd.GeoDataFrame(
         comp[["name", "management_type", "households"]].reset_index(drop=True),
         geometry=shapely.point_on_surface(comp.geometry.to_numpy()),
-        crs=f"EPSG:{STORAGE_SRID}",
+        crs=WGS84,
     )
-    return DashboardFigures(start, end, days, grid_frame, cells, compounds)
+    in_scope = shapely.STRtree(grids.geometry.to_numpy()).query(
+        points.geometry.to_numpy(), predicate="within"
+    )
+    points = points.iloc[np.unique(in_scope[0])].reset_index(drop=True)
+    unowned = unowned_by_grid(conn)
+    grids["unowned"] = [unowned.get(int(u), 0) for u in grids["unit_id"]]
+    grids["area_km2"] = heat.geodesic_area_km2(grids.geometry.to_numpy())
+    grids["unowned_per_km2"] = grids["unowned"] / grids["area_km2"].where(grids["area_km2"] > 0)
+    grids["unowned_per_1000"] = heat.rate_per_1000(grids["unowned"], grids["households"])
+
+    cells = f["cells"]
+    cell_frame = gpd.GeoDataFrame(
+        {
+            "cell": [h3cells.cell_to_str(c) for c in cells["cell"]],
+            "incidents": cells["count"].to_numpy(),
+            "previous": cells["previous"].to_numpy(),
+            "change": cells["change"].to_numpy(),
+            "rising": cells["rising"].to_numpy(dtype=bool),
+        },
+        geometry=h3cells.cell_polygons(cells["cell"].to_numpy()),
+        crs=WGS84,
+    )
+    rows = f["rows"]
+    row_cells = h3cells.cells_of(rows["lon"].to_numpy(), rows["lat"].to_numpy(), res)
+    daily = heat.daily_cell_counts(row_cells, rows["reported_at"], window)
+    daily["cell"] = [h3cells.cell_to_str(c) for c in daily["cell"]]
+
+    gaps = None
+    if gap_cells is not None:
+        g = gap_cells
+        gaps = gpd.GeoDataFrame(
+            {
+                "grid_code": g["grid_code"].to_numpy(),
+                "cell": [h3cells.cell_to_str(c) for c in g["cell"]],
+                "days_since_visit": g["days_since_last_visit"].astype(float).to_numpy(),
+            },
+            geometry=g.geometry.to_numpy(),
+            crs=WGS84,
+        )
+    return DashboardFigures(
+        window=window,
+        res=res,
+        grids=grids[[*GRID_COLUMNS, "geometry"]],
+        cells=cell_frame,
+        daily=daily,
+        gaps=gaps,
+        unowned_cells=_unowned_cells(points, res),
+        compounds=points,
+        places=hstore.street_and_community_names(conn),
+        street=f["street"],
+        community=f["community"],
+        categories=tuple(filters.categories),
+    )
 
 
 def dashboard_data_token(conn) -> str:

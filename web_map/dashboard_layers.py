@@ -1,0 +1,290 @@
+"""The dashboard's map layers: one embedded data block, many light Leaflet layers.
+
+folium's ``GeoJson`` embeds its data once per layer; the dashboard draws the same
+grids five ways (outline, coverage, days since the last patrol, incident rate,
+unowned density), which would repeat the grid geometry five times. Here the data
+is written once (:class:`DashData`, a ``gridmapDash`` object in the page) and each
+layer (:class:`JsLayer`, a folium ``Layer`` so the layer control lists it) is a
+line of JavaScript over it. Colour classes are computed in Python and sent as
+``{uppers, colors, none}``: a value ``v`` takes the first colour whose upper bound
+is greater than ``v``.
+
+Compounds are clustered with the vendored Leaflet.markercluster; each cluster is a
+small pie (CSS conic gradient) of its compounds' management types.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from branca.element import MacroElement
+from folium.elements import JSCSSMixin
+from folium.map import Layer
+from folium.template import Template
+
+from web_map.assets import markercluster_links
+
+_HELPERS = """
+var D = gridmapDash;
+D.classify = function (v, s) {
+  if (v === null || v === undefined || (typeof v === "number" && isNaN(v))) { return s.none; }
+  if (s.zero_none && v <= 0) { return null; }
+  for (var i = 0; i < s.uppers.length; i++) { if (v < s.uppers[i]) { return s.colors[i]; } }
+  return s.colors[s.colors.length - 1];
+};
+D.num = function (v, digits) {
+  return (v === null || v === undefined) ? "—" : Number(v).toFixed(digits);
+};
+D.signed = function (v) { return v > 0 ? "+" + v : String(v); };
+D.table = function (rows) {
+  return '<table class="dash-tip">' + rows.map(function (r) {
+    return "<tr><th>" + r[0] + "</th><td>" + r[1] + "</td></tr>"; }).join("") + "</table>";
+};
+D.days = function (v) {
+  return (v === null || v === undefined) ? D.L.never : v + " " + D.L.days_unit;
+};
+D.gridTip = function (p) {
+  var L = D.L;
+  return D.table([
+    [L.code, p.code], [L.name, p.name], [L.worker, p.worker || L.no_worker],
+    [L.incidents, p.inc + " (" + L.vs_previous + " " + D.signed(p.chg) + ")"],
+    [L.rate, D.num(p.r1000, 1)],
+    [L.coverage, p.cov === null ? "—" : (100 * p.cov).toFixed(1) + "%"],
+    [L.since_visit, D.days(p.dsv)],
+    [L.unowned, p.uo + " · " + D.num(p.ukm, 1) + " " + L.per_km2 + " · "
+      + D.num(p.u1000, 1) + " " + L.per_1000]]);
+};
+D.hover = function (layer, base) {
+  layer.on("mouseover", function () { layer.setStyle({weight: 2.5, color: "#000000"}); });
+  layer.on("mouseout", function () { layer.setStyle(base); });
+};
+D.gridLayer = function (key, scale, pane) {
+  return L.geoJson(D.grids, {
+    pane: pane,
+    style: function (f) {
+      var c = D.classify(f.properties[key], D.scales[scale]);
+      return {color: "#737373", weight: 0.6, opacity: 0.9, fillColor: c || "#ffffff",
+              fillOpacity: c ? 0.8 : 0};
+    },
+    onEachFeature: function (f, layer) {
+      layer.bindTooltip(function () { return D.gridTip(f.properties); }, {sticky: true});
+      D.hover(layer, {weight: 0.6, color: "#737373"});
+    }
+  });
+};
+D.cellTip = function (p) {
+  var L = D.L, rows = [[L.cell, p.cell], [L.incidents, p.n],
+    [L.previous, p.p], [L.change, D.signed(p.n - p.p)]];
+  if (D.day !== null) { rows.push([D.days_labels[D.day], D.dayCount(p.cell, D.day)]); }
+  return D.table(rows);
+};
+D.day = null;
+D.dayCount = function (cell, day) {
+  var d = D.daily[cell];
+  if (!d) { return 0; }
+  for (var i = 0; i < d.length; i += 2) { if (d[i] === day) { return d[i + 1]; } }
+  return 0;
+};
+D.heatStyle = function (f) {
+  var n = D.day === null ? f.properties.n : D.dayCount(f.properties.cell, D.day);
+  var c = n > 0 ? D.classify(n, D.day === null ? D.scales.heat : D.scales.daily) : null;
+  return {color: "#ffffff", weight: 0.4, fillColor: c || "#ffffff",
+          fillOpacity: c ? 0.8 : 0, opacity: c ? 1 : 0};
+};
+"""
+
+
+def _json(value: Any) -> str:
+    # Inside <script>: "</" would close the element early.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+
+
+class DashData(MacroElement):
+    """The page's data and the helper functions every layer uses (render it first)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var gridmapDash = {{ this.data }};
+        {{ this.helpers }}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "DashData"
+        self.data = _json(data)
+        self.helpers = _HELPERS
+
+
+class JsLayer(Layer):
+    """An overlay whose Leaflet layer is the value of one JavaScript expression."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = {{ this.js }};
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, js: str, name: str, *, show: bool = True) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "DashLayer"
+        self.js = js
+
+
+class ClusterLayer(JSCSSMixin, JsLayer):
+    """Compounds as clustered markers coloured by management type (vendored plugin)."""
+
+    def __init__(self, name: str, static_url: str, *, show: bool = False) -> None:
+        super().__init__(_CLUSTER_JS, name, show=show)
+        self.default_js, self.default_css = markercluster_links(static_url)
+
+
+def grid_layer(key: str, scale: str, pane: str) -> str:
+    """JS for a grid choropleth of property ``key`` coloured by ``scale``."""
+    return f"gridmapDash.gridLayer({_json(key)}, {_json(scale)}, {_json(pane)})"
+
+
+OUTLINE_JS = """L.geoJson(gridmapDash.grids, {
+  pane: "dash-outline",
+  style: function () { return {color: "#525252", weight: 0.8, opacity: 0.9, fillOpacity: 0}; },
+  onEachFeature: function (f, layer) {
+    layer.bindTooltip(function () { return gridmapDash.gridTip(f.properties); }, {sticky: true});
+    gridmapDash.hover(layer, {weight: 0.8, color: "#525252"});
+  }
+})"""
+
+NO_WORKER_JS = """L.geoJson(gridmapDash.grids, {
+  pane: "dash-no_worker",
+  filter: function (f) { return !f.properties.hw; },
+  style: function () {
+    return {color: gridmapDash.colors.no_worker, weight: 3.5, dashArray: "8 5", fill: false};
+  },
+  onEachFeature: function (f, layer) {
+    layer.bindTooltip(function () { return gridmapDash.gridTip(f.properties); }, {sticky: true});
+  }
+})"""
+
+HEAT_JS = """L.geoJson(gridmapDash.heat, {
+  pane: "dash-heat",
+  filter: function (f) { return f.properties.n > 0; },
+  style: gridmapDash.heatStyle,
+  onEachFeature: function (f, layer) {
+    layer.bindTooltip(function () { return gridmapDash.cellTip(f.properties); }, {sticky: true});
+  }
+})"""
+
+RISING_JS = """L.geoJson(gridmapDash.heat, {
+  pane: "dash-rising",
+  filter: function (f) { return f.properties.up; },
+  style: function () {
+    return {color: gridmapDash.colors.rising, weight: 2.5, fill: false, opacity: 1};
+  },
+  interactive: false
+})"""
+
+GAPS_JS = """L.geoJson(gridmapDash.gaps, {
+  pane: "dash-gaps",
+  style: function (f) {
+    return {color: "#ffffff", weight: 0.3, fillOpacity: 0.7,
+            fillColor: gridmapDash.classify(f.properties.dsv, gridmapDash.scales.gap)};
+  },
+  onEachFeature: function (f, layer) {
+    var L = gridmapDash.L, p = f.properties;
+    layer.bindTooltip(gridmapDash.table([[L.cell, p.cell], [L.code, p.grid],
+      [L.since_visit, gridmapDash.days(p.dsv)]]), {sticky: true});
+  }
+})"""
+
+UNOWNED_CELLS_JS = """L.geoJson(gridmapDash.ucells, {
+  pane: "dash-ucells",
+  style: function (f) {
+    return {color: "#ffffff", weight: 0.4, fillOpacity: 0.85,
+            fillColor: gridmapDash.classify(f.properties.n, gridmapDash.scales.ucell)};
+  },
+  onEachFeature: function (f, layer) {
+    var L = gridmapDash.L, p = f.properties;
+    layer.bindTooltip(gridmapDash.table([[L.cell, p.cell], [L.unowned, p.n],
+      [L.per_km2, gridmapDash.num(p.km2, 1)], [L.per_1000, gridmapDash.num(p.r1000, 1)],
+      [L.households, p.hh]]), {sticky: true});
+  }
+})"""
+
+_CLUSTER_JS = """(function () {
+  var D = gridmapDash;
+  var group = L.markerClusterGroup({
+    showCoverageOnHover: false, maxClusterRadius: 45, chunkedLoading: true,
+    iconCreateFunction: function (cluster) {
+      var n = D.mtypes.map(function () { return 0; });
+      var ms = cluster.getAllChildMarkers();
+      ms.forEach(function (m) { n[m.options.mtype] += 1; });
+      var stops = [], acc = 0;
+      n.forEach(function (k, i) {
+        if (k) {
+          stops.push(D.mtypes[i].color + " " + (acc / ms.length * 360) + "deg "
+            + ((acc + k) / ms.length * 360) + "deg");
+          acc += k;
+        }
+      });
+      var size = ms.length < 10 ? 30 : (ms.length < 100 ? 36 : 42);
+      return L.divIcon({
+        html: '<div style="background: conic-gradient(' + stops.join(", ") + ')"><span>'
+          + ms.length + "</span></div>",
+        className: "dash-cluster", iconSize: [size, size]});
+    }
+  });
+  var icons = D.mtypes.map(function (t) {
+    return L.divIcon({className: "dash-cpd", iconSize: [t.size, t.size],
+      html: '<span style="background:' + t.color + '"></span>'});
+  });
+  group.addLayers(D.compounds.map(function (c) {
+    var t = D.mtypes[c[2]];
+    return L.marker([c[0], c[1]], {icon: icons[c[2]], mtype: c[2]}).bindTooltip(
+      D.table([[D.L.compound, c[3]], [D.L.management, t.label], [D.L.households, c[4]]]));
+  }));
+  return group;
+})()"""
+
+
+class DaySlider(MacroElement):
+    """A date slider under the map: the heat of one Beijing day, or the whole window."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+          var D = gridmapDash, heat = {{ this.heat_name }};
+          var ctl = L.control({position: "bottomleft"});
+          ctl.onAdd = function () {
+            var div = L.DomUtil.create("div", "dash-slider leaflet-bar");
+            div.innerHTML = '<label for="dash-day">' + D.L.slider + ': <b id="dash-day-label">'
+              + D.L.all_days + '</b></label><input id="dash-day" type="range" min="0" max="'
+              + D.days_labels.length + '" value="0" step="1">';
+            L.DomEvent.disableClickPropagation(div);
+            L.DomEvent.disableScrollPropagation(div);
+            return div;
+          };
+          ctl.addTo({{ this._parent.get_name() }});
+          var input = document.getElementById("dash-day");
+          var label = document.getElementById("dash-day-label");
+          input.addEventListener("input", function () {
+            var v = Number(input.value);
+            D.day = v === 0 ? null : v - 1;
+            label.textContent = v === 0 ? D.L.all_days : D.days_labels[v - 1];
+            heat.setStyle(D.heatStyle);
+            var legend = document.querySelectorAll(".dash-legend .dash-daily");
+            legend.forEach(function (el) { el.hidden = D.day === null; });
+          });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, heat_name: str) -> None:
+        super().__init__()
+        self._name = "DaySlider"
+        self.heat_name = heat_name
