@@ -31,6 +31,7 @@ from api.routers import (
     registers,
     tiles,
 )
+from api.security import install_security
 from api.state import ServiceState
 from web_map.assets import STATIC_DIR, use_local_assets
 
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_security(app, settings)
     app.include_router(health.router)
     app.include_router(geocode.router)
     app.include_router(geocode_batch.router)

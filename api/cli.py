@@ -189,6 +189,7 @@ from api.cli_geocode import register as _register_geocode  # noqa: E402
 from api.cli_keys import register as _register_keys  # noqa: E402
 from api.cli_map import register as _register_map  # noqa: E402
 from api.cli_patrol import register as _register_patrol  # noqa: E402
+from api.cli_purge import register as _register_purge  # noqa: E402
 from api.cli_registers import register as _register_registers  # noqa: E402
 
 _register_boundaries(app, console, _fail)
@@ -196,6 +197,7 @@ _register_keys(app, console, _fail)
 _register_patrol(app, console, _fail)
 _register_registers(app, console, _fail)
 _register_geocode(app, console, _fail)
+_register_purge(app, console, _fail)
 _register_map(app, console, _fail)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -41,6 +42,8 @@ TITLES = {
     404: ("Not found", "未找到"),
     405: ("Method not allowed", "不支持该请求方法"),
     409: ("Conflict", "冲突"),
+    413: ("Payload too large", "请求内容过大"),
+    415: ("Unsupported media type", "不支持的内容类型"),
     412: ("Precondition failed", "版本已变化"),
     428: ("Precondition required", "缺少版本条件"),
     422: ("Invalid input", "输入无效"),
@@ -111,7 +114,26 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     )
 
 
+DB_RETRY_AFTER_S = 5
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # The database is down or restarting: nothing was stored, the client may retry.
+    response = problem(
+        503,
+        "database-unavailable",
+        "the database is unavailable right now; nothing was stored. Retry after "
+        f"{DB_RETRY_AFTER_S} seconds",
+        f"数据库暂时不可用，本次请求未保存任何数据；请 {DB_RETRY_AFTER_S} 秒后重试",
+        request.url.path,
+    )
+    response.headers["Retry-After"] = str(DB_RETRY_AFTER_S)
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(sqlalchemy.exc.OperationalError, _database_unavailable)
+    app.add_exception_handler(sqlalchemy.exc.InterfaceError, _database_unavailable)
     app.add_exception_handler(GridmapError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

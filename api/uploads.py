@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import zipfile
+import zlib
 from pathlib import Path
 
 from fastapi import UploadFile
@@ -12,6 +13,8 @@ from geo.errors import InvalidInput
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024
+# Boundary files compress perhaps 10:1; far more is the shape of a zip bomb.
+MAX_RATIO = 200
 BOUNDARY_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp")
 
 
@@ -41,30 +44,52 @@ def unpack_if_zip(path: Path) -> Path:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
-        raise InvalidInput("the .zip file is damaged", "zip 文件已损坏") from None
+        raise InvalidInput(
+            "the .zip file is damaged; zip the files again and upload the new archive",
+            "zip 文件已损坏；请重新压缩后上传",
+        ) from None
     with archive:
         total = 0
         for info in archive.infolist():
             parts = Path(info.filename).parts
             if info.filename.startswith(("/", "\\")) or ".." in parts:
                 raise InvalidInput(
-                    f"unsafe path in archive: {info.filename}",
-                    f"压缩包内路径不安全：{info.filename}",
+                    f"unsafe path in archive: {info.filename}; put the files at the top of "
+                    "the archive, without absolute or '..' paths",
+                    f"压缩包内路径不安全：{info.filename}；请把文件放在压缩包根目录，"
+                    "不要使用绝对路径或 '..'",
                 )
             total += info.file_size
             if total > MAX_UNZIPPED_BYTES:
-                raise InvalidInput("archive expands beyond 1 GiB", "压缩包解压后超过 1 GiB")
+                raise InvalidInput(
+                    "archive expands beyond 1 GiB; split it or import it with the CLI",
+                    "压缩包解压后超过 1 GiB；请拆分或使用命令行导入",
+                )
+            if info.file_size > 2**20 and info.file_size > MAX_RATIO * info.compress_size:
+                raise InvalidInput(
+                    f"{info.filename} in the archive expands {MAX_RATIO}+ times (a zip bomb?); "
+                    "send the boundary files zipped normally",
+                    f"压缩包内 {info.filename} 解压后膨胀超过 {MAX_RATIO} 倍（疑似压缩炸弹）；"
+                    "请正常压缩边界文件后上传",
+                )
         for info in archive.infolist():
             if info.is_dir():
                 continue
-            # Flatten: a shapefile's parts must sit side by side.
-            with archive.open(info) as src, open(dest / Path(info.filename).name, "wb") as dst:
-                shutil.copyfileobj(src, dst)
+            # Flatten: a shapefile's parts must sit side by side. Reads stop at the
+            # declared size; a member that lies about it fails its CRC check.
+            try:
+                with archive.open(info) as src, open(dest / Path(info.filename).name, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                raise InvalidInput(
+                    f"the archive is damaged or forged ({exc}); zip the files again and upload",
+                    f"压缩包已损坏或被篡改（{exc}）；请重新压缩后上传",
+                ) from None
     found = sorted(p for p in dest.iterdir() if p.suffix.lower() in BOUNDARY_SUFFIXES)
     if not found:
         raise InvalidInput(
-            "no .shp, .gpkg or .geojson inside the archive",
-            "压缩包内没有 .shp、.gpkg 或 .geojson 文件",
+            "no .shp, .gpkg or .geojson inside the archive; add the boundary file and zip again",
+            "压缩包内没有 .shp、.gpkg 或 .geojson 文件；请加入边界文件后重新压缩",
         )
     return found[0]
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
-from geo.crs import CRS, from_wgs84, parse_crs
+from geo.crs import CRS, UnknownCRSError, from_wgs84, parse_crs
 from geo.errors import InvalidInput
 from geo.settings import STORAGE_SRID
 
@@ -36,9 +37,16 @@ def to_output_crs(frame: gpd.GeoDataFrame, crs: str | None) -> gpd.GeoDataFrame:
     """Reproject/shift a WGS-84 frame to the requested output CRS."""
     if crs is None:
         return frame
-    if crs.upper().startswith("EPSG:"):
-        return frame.to_crs(crs)
-    parsed = parse_crs(crs)
+    try:
+        if crs.upper().startswith("EPSG:"):
+            return frame.to_crs(crs)
+        parsed = parse_crs(crs)
+    except (UnknownCRSError, pyproj.exceptions.CRSError):
+        raise InvalidInput(
+            f"unknown crs {crs!r}; use wgs84, gcj02, bd09, cgcs2000 or a known EPSG:n",
+            f"未知坐标系 crs {crs!r}；请使用 wgs84、gcj02、bd09、cgcs2000 或有效的 EPSG:n",
+            field="crs",
+        ) from None
     if parsed is CRS.cgcs2000:
         return frame.set_crs(4490, allow_override=True)
     if parsed is CRS.wgs84:

@@ -14,12 +14,13 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import Connection
 
 from geo import topology
-from geo.crs import CRS, parse_crs, to_wgs84
+from geo.crs import CRS, UnknownCRSError, parse_crs, to_wgs84
 from geo.errors import InvalidInput
 from geo.settings import STORAGE_SRID
 from geo.store import boundaries as store
@@ -58,7 +59,10 @@ def read_boundary_file(
         frame = gpd.read_file(path, **kwargs)
     except Exception as exc:  # pyogrio raises several types for unreadable input
         raise InvalidInput(
-            f"cannot read {Path(path).name}: {exc}", f"无法读取 {Path(path).name}：{exc}"
+            f"cannot read {Path(path).name}: {exc}. Check it is a complete GeoJSON, "
+            "GeoPackage or zipped Shapefile (polygon rings closed) and upload it again",
+            f"无法读取 {Path(path).name}：{exc}。请确认它是完整的 GeoJSON、GeoPackage 或"
+            "压缩的 Shapefile（多边形闭合）后重新上传",
         ) from exc
     for col in frame.columns:
         if col == frame.geometry.name or frame[col].dtype.kind not in "OUT":
@@ -88,8 +92,20 @@ def _to_wgs84(gdf: gpd.GeoDataFrame, crs: str | None) -> gpd.GeoDataFrame:
             return gdf.set_crs(STORAGE_SRID, allow_override=True)
         return gdf.to_crs(STORAGE_SRID)
     if crs.upper().startswith("EPSG:"):
-        return gdf.set_crs(crs, allow_override=True).to_crs(STORAGE_SRID)
-    parsed = parse_crs(crs)
+        try:
+            return gdf.set_crs(crs, allow_override=True).to_crs(STORAGE_SRID)
+        except pyproj.exceptions.CRSError:
+            raise InvalidInput(
+                f"unknown crs {crs!r}; use wgs84, gcj02, bd09, cgcs2000 or a known EPSG:n",
+                f"未知坐标系 crs {crs!r}；请使用 wgs84、gcj02、bd09、cgcs2000 或有效的 EPSG:n",
+            ) from None
+    try:
+        parsed = parse_crs(crs)
+    except UnknownCRSError:
+        raise InvalidInput(
+            f"unknown crs {crs!r}; use wgs84, gcj02, bd09, cgcs2000 or EPSG:n",
+            f"未知坐标系 crs {crs!r}；请使用 wgs84、gcj02、bd09、cgcs2000 或 EPSG:n",
+        ) from None
     out = gdf.set_crs(STORAGE_SRID, allow_override=True)
     if parsed in (CRS.wgs84, CRS.cgcs2000):
         return out
@@ -178,8 +194,12 @@ def normalise_units(
         findings = topology.validate_units(out)
         raise InvalidInput(
             f"{len(problems)} problem(s) in the file; nothing was imported: "
-            + "; ".join(problems[:20]),
-            f"文件中有 {len(problems)} 处问题，未导入任何数据：" + "；".join(problems[:20]),
+            + "; ".join(problems[:20])
+            + ". Fix these geometries (closed rings of at least 4 points, no "
+            "self-intersection) and import again",
+            f"文件中有 {len(problems)} 处问题，未导入任何数据："
+            + "；".join(problems[:20])
+            + "。请修正这些几何（闭合且至少 4 个点、无自相交）后重新导入",
             problems=problems,
             findings=topology.findings_to_json(findings[:500]),
         )

@@ -80,8 +80,11 @@ def place_incidents(
             unplaced.append(
                 Unplaced(
                     i,
-                    f"({rec.lon}, {rec.lat}) {rec.crs} lies outside every grid of the district",
-                    f"坐标 ({rec.lon}, {rec.lat})（{rec.crs}）不在本区任何网格内",
+                    f"({rec.lon}, {rec.lat}) {rec.crs} lies outside every grid of the district; "
+                    "check the order (lon first, then lat) and that crs names the system the "
+                    "point came from",
+                    f"坐标 ({rec.lon}, {rec.lat})（{rec.crs}）不在本区任何网格内；"
+                    "请检查经纬度顺序（先经度后纬度）及 crs 是否正确",
                 )
             )
             continue

@@ -299,7 +299,8 @@ def read_geojson(
             doc = json.loads(_text(data))
         except json.JSONDecodeError as e:
             raise InvalidInput(
-                f"not valid JSON at line {e.lineno} column {e.colno}: {e.msg}",
+                f"not valid JSON at line {e.lineno} column {e.colno}: {e.msg}; check the "
+                "GeoJSON file is complete and upload it again",
                 f"JSON 格式错误：第 {e.lineno} 行第 {e.colno} 列（{e.msg}）",
                 line=e.lineno,
             ) from None

@@ -12,6 +12,7 @@ live in-memory locator answers, with the same smallest-code border rule as
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
 import io
 import json
@@ -165,6 +166,8 @@ def _slices(batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
 
 def scan(opener: Opener, fmt: str, lon_col: str, lat_col: str, max_rows: int) -> int:
     """First pass: check columns and every coordinate and crs value; return the row count."""
+    if fmt == "csv":
+        _check_utf8(opener)  # all columns, not only lon/lat: they are written back
     names = _csv_header(opener) if fmt == "csv" else _schema_names(opener, fmt)
     missing = [c for c in (lon_col, lat_col) if c not in names]
     if missing:
@@ -197,6 +200,50 @@ def scan(opener: Opener, fmt: str, lon_col: str, lat_col: str, max_rows: int) ->
     if rows == 0:
         raise InvalidInput("the file has no data rows", "文件中没有数据行")
     return rows
+
+
+def _check_utf8(opener: Opener) -> None:
+    """Refuse a CSV that is not UTF-8 before any answer is streamed."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with opener() as f:
+        while chunk := f.read(8 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                line += chunk[: exc.start].count(b"\n")
+                raise InvalidInput(
+                    f"the CSV is not UTF-8 (line {line}); convert it (e.g. from GBK) to UTF-8 "
+                    "and send it again",
+                    f"CSV 不是 UTF-8 编码（第 {line} 行）；请转换（如从 GBK）为 UTF-8 后重新提交",
+                    row=line,
+                ) from None
+            line += chunk.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            "the CSV ends inside a multi-byte character; send it as complete UTF-8",
+            "CSV 结尾处字符不完整；请以完整的 UTF-8 提交",
+        ) from None
+
+
+# Cells a spreadsheet would run as a formula (OWASP "CSV injection"); numbers are kept.
+_FORMULA_START = r"^[=+\-@\t\r]"
+_PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+
+
+def neutralise_formulas(col: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Prefix text cells that start like a formula with ``'``, so they stay text."""
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return col
+    risky = pc.and_(
+        pc.match_substring_regex(col, _FORMULA_START),
+        pc.invert(pc.match_substring_regex(col, _PLAIN_NUMBER)),
+    )
+    if not pc.any(risky).as_py():
+        return col
+    return pc.if_else(risky, pc.binary_join_element_wise("'", col, ""), col)
 
 
 def _schema_names(opener: Opener, fmt: str) -> list[str]:
@@ -235,6 +282,8 @@ def answer_batch(
         crs = "wgs84"
     frame = reverse_frame(locator, lon, lat, crs, h3_res)
     arrays = list(batch.columns)
+    if as_text:  # CSV out: input cells must not become formulas in a spreadsheet
+        arrays = [neutralise_formulas(a) for a in arrays]
     names = list(batch.schema.names)
     for name in frame.columns:
         arr = pa.array(frame[name].to_numpy() if name not in RESULT_COLUMNS else frame[name])
@@ -341,7 +390,10 @@ def _json_bytes(locator: GridLocator, raw: bytes) -> bytes:
     try:
         body = json.loads(raw)
     except ValueError as exc:
-        raise InvalidInput(f"malformed JSON: {exc}", f"JSON 格式错误：{exc}") from None
+        shape = '{"crs": "wgs84", "points": [{"id": 1, "lon": .., "lat": ..}]}'
+        raise InvalidInput(
+            f"malformed JSON: {exc}; send {shape}", f"JSON 格式错误：{exc}；请求体须为 {shape}"
+        ) from None
     answer = _json_answer(locator, body)
     return json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -378,8 +430,8 @@ async def reverse_batch(
         return problem(
             415,
             "unsupported-media-type",
-            "send application/json, text/csv, application/vnd.apache.parquet or "
-            "application/vnd.apache.arrow.stream",
+            "Content-Type must be application/json, text/csv, "
+            "application/vnd.apache.parquet or application/vnd.apache.arrow.stream",
             "Content-Type 须为 application/json、text/csv、application/vnd.apache.parquet "
             "或 application/vnd.apache.arrow.stream",
             request.url.path,

@@ -60,6 +60,7 @@ class _Batch:
         self.received = self.stored = self.duplicates = 0
         self.errors: list[RowProblem] = []
         self.new_ids: dict[tuple[str, str], int] = {}
+        self.answer: dict | None = None
 
 
 def _store_chunk(state, geocoder, conn, items: list[tuple[int, dict]], batch: _Batch) -> None:
@@ -97,9 +98,15 @@ def _store_chunk(state, geocoder, conn, items: list[tuple[int, dict]], batch: _B
     batch.duplicates += len(unique) - len(new)
 
 
-async def _process(state, geocoder, items: AsyncIterator[tuple[int, dict]]) -> _Batch:
+async def _process(
+    state, geocoder, items: AsyncIterator[tuple[int, dict]], before_commit=None
+) -> _Batch:
+    """Store all items in one transaction; ``before_commit(conn, batch)`` may read the
+    answer inside it, so nothing is left to fail between the commit and the reply."""
     batch = _Batch()
-    conn = state.engine.connect()
+    # Off the event loop: with the database unreachable, connecting may wait for its
+    # timeout, and reverse geocoding on the same loop must keep answering meanwhile.
+    conn = await asyncio.to_thread(state.engine.connect)
     trans = conn.begin()
     try:
         chunk: list[tuple[int, dict]] = []
@@ -116,6 +123,8 @@ async def _process(state, geocoder, items: AsyncIterator[tuple[int, dict]]) -> _
                 chunk = []
         if chunk:
             await asyncio.to_thread(_store_chunk, state, geocoder, conn, chunk, batch)
+        if before_commit is not None:
+            batch.answer = await asyncio.to_thread(before_commit, conn, batch)
         await asyncio.to_thread(trans.commit)
     except BaseException:
         await asyncio.to_thread(trans.rollback)
@@ -209,7 +218,10 @@ async def _read_json(request: Request):
     try:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"malformed JSON: {exc}", f"JSON 格式错误：{exc}") from None
+        raise InvalidInput(
+            f"malformed JSON: {exc}; send one incident object or an array of them",
+            f"JSON 格式错误：{exc}；请提交一个事件对象或事件数组",
+        ) from None
 
 
 @router.post(
@@ -242,16 +254,19 @@ async def report_incidents(request: Request, state: State, geocoder: Geocoder):
         if ctype == "application/geo+json" or (isinstance(doc, dict) and "features" in doc):
             doc = _from_geojson(doc)
         if isinstance(doc, dict):
-            batch = await _process(state, geocoder, _list_items([doc]))
+            key = (str(doc.get("source")).strip(), str(doc.get("external_id")).strip())
+
+            def answer(conn, batch: _Batch) -> dict | None:
+                if batch.errors:
+                    return None
+                return _incident_json(conn, activity.incident_ids(conn, [key])[key])
+
+            batch = await _process(state, geocoder, _list_items([doc]), before_commit=answer)
             if batch.errors:
                 e = batch.errors[0]
                 raise InvalidInput(e.message, e.message_zh, field=e.field)
-            key = (str(doc.get("source")).strip(), str(doc.get("external_id")).strip())
             new = key in batch.new_ids
-            with state.engine.connect() as conn:
-                ids = activity.incident_ids(conn, [key])
-                body = _incident_json(conn, ids[key])
-            return JSONResponse(body, status_code=201 if new else 200)
+            return JSONResponse(batch.answer, status_code=201 if new else 200)
         if not isinstance(doc, list):
             raise InvalidInput("JSON body must be an object or an array", "JSON 内容应为对象或数组")
         batch = await _process(state, geocoder, _list_items(doc))

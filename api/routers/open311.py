@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query
+from fastapi import APIRouter, Form, Path, Query
 from sqlalchemy import select
 
 from geo.errors import InvalidInput, NotFound
@@ -48,6 +48,29 @@ def _request_json(d: dict) -> dict:
     }
 
 
+def _utf8_text(value: str | None, field: str) -> str | None:
+    """Form text as sent, refusing text that was not UTF-8.
+
+    The form parser turns undecodable percent-escapes into U+FFFD and reads raw
+    (unescaped) bytes as Latin-1; GBK text from old hotline systems arrives either way.
+    """
+    if value is None:
+        return None
+    mojibake = any(ord(c) > 127 for c in value) and all(ord(c) < 256 for c in value)
+    if mojibake:
+        try:
+            return value.encode("latin-1").decode("utf-8")  # raw UTF-8, just not escaped
+        except UnicodeDecodeError:
+            pass
+    if mojibake or "\ufffd" in value:
+        raise InvalidInput(
+            f"{field} is not UTF-8 text; convert it (e.g. from GBK) to UTF-8 and send again",
+            f"{field} 不是 UTF-8 文本；请转换（如从 GBK）为 UTF-8 后重新提交",
+            field=field,
+        )
+    return value
+
+
 @router.get("/services.json", summary="Open311 services")
 async def services() -> list[dict]:
     return [
@@ -76,6 +99,16 @@ def create_request(
     crs: Annotated[str, Form(description="Extension: wgs84|gcj02|bd09|cgcs2000")] = "wgs84",
     external_id: Annotated[str | None, Form(max_length=200, description="Extension")] = None,
 ) -> list[dict]:
+    service_code, description, requested_datetime, crs, external_id = (
+        _utf8_text(v, name)
+        for v, name in (
+            (service_code, "service_code"),
+            (description, "description"),
+            (requested_datetime, "requested_datetime"),
+            (crs, "crs"),
+            (external_id, "external_id"),
+        )
+    )
     row = {
         "source": SOURCE,
         "external_id": external_id or f"open311-{uuid.uuid4()}",
@@ -137,7 +170,7 @@ def list_requests(
 
 
 @router.get("/requests/{request_id}.json", summary="Open311 one request")
-def get_request(state: State, request_id: int) -> list[dict]:
+def get_request(state: State, request_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> list[dict]:
     with state.engine.connect() as conn:
         d = activity.incident_detail(conn, request_id)
     if d is None:
