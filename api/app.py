@@ -15,6 +15,7 @@ from geo.store.db import make_engine
 
 from api.errors import install_error_handlers
 from api.routers import (
+    aliases,
     boundary_sets,
     dashboard,
     geocode,
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_security(app, settings)
     app.include_router(health.router)
     app.include_router(geocode.router)
+    app.include_router(aliases.router)
     app.include_router(geocode_batch.router)
     app.include_router(boundary_sets.router)
     app.include_router(grid_edits.router)

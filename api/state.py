@@ -17,8 +17,8 @@ from geo.geocode import ReverseGeocoder
 from geo.intake import SpecialIndex
 from geo.locator import GridLocator
 from geo.settings import Settings
+from geo.store import aliases, registers
 from geo.store import boundaries as bstore
-from geo.store import registers
 
 from api.auth import KeyCache
 
@@ -36,30 +36,44 @@ class ServiceState:
         self._lock = threading.Lock()
         self._map_cache: dict[tuple[str, str], str] = {}
         self._history: dict[str, ReverseGeocoder] = {}
+        self._units = None
+        self._registers_version: str | None = None
 
     def refresh(self) -> bool:
-        """Rebuild the in-memory index when the live boundaries changed. True if rebuilt."""
+        """Rebuild what changed: the lookup index when the live boundaries changed, the
+        people, special grids and search index when the registers changed. True if
+        anything was rebuilt."""
         with self._lock:
             with self.engine.connect() as conn:
                 version = bstore.live_boundary_version(conn)
-                if self.geocoder is not None and self.geocoder.version == version:
+                reg_version = aliases.registers_version(conn)
+                same_map = self.geocoder is not None and self.geocoder.version == version
+                if same_map and self._registers_version == reg_version:
                     return False
-                units = bstore.units_frame(conn)
+                units = self._units if same_map else bstore.units_frame(conn)
                 people = registers.live_people(conn)
                 special = registers.special_grids_frame(conn)
                 compounds = registers.compounds_frame(conn)
+                names = aliases.as_mapping(conn)
             s = self.settings
             res = (s.h3_heatmap_res, s.h3_patrol_res, s.h3_point_res)
-            geocoder = ReverseGeocoder(GridLocator(units, version), people, res)
-            gazetteer = Gazetteer(units, special, compounds)
+            locator = self.geocoder.locator if same_map else GridLocator(units, version)
+            geocoder = ReverseGeocoder(locator, people, res)
+            gazetteer = Gazetteer(units, special, compounds, names)
             # Assign all only when all are built: readers never see half a rebuild.
             self.special, self.gazetteer, self.geocoder = (
                 SpecialIndex(special),
                 gazetteer,
                 geocoder,
             )
+            self._units, self._registers_version = units, reg_version
             self._map_cache.clear()
-            log.info("boundary index built: %d grids, version %s", len(units), version)
+            log.info(
+                "indexes built: %d grids, boundary version %s, registers %s",
+                len(units),
+                version,
+                reg_version,
+            )
             return True
 
     def geocoder_at(self, at: datetime) -> ReverseGeocoder:

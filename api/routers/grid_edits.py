@@ -22,9 +22,10 @@ from geo.crs import geometry_from_wgs84, geometry_to_wgs84
 from geo.errors import InvalidInput, VersionRequired
 from geo.geocode import mask_phone
 from geo.store import audit, history, special_edits
+from geo.store import boundaries as bstore
 from geo.store import grid_edits as edits
 
-from api.auth import CallerDep, require_scope
+from api.auth import CallerDep, require_scope, require_unit_code
 from api.deps import State
 from api.schemas import CRSName
 
@@ -122,6 +123,8 @@ def _run(state, caller, body: EditIn, codes: list[str], if_match, dry_run: bool,
     tags = _etags(if_match)
     author = body.author if caller.anonymous and body.author else caller.name
     with state.engine.begin() as conn:
+        for code in [*codes, *kw.pop("_also_check", [])]:  # a planner edits their own units
+            require_unit_code(caller, bstore.chain_unit_ids(conn, code), code)
         out = op(
             conn,
             *args,
@@ -285,6 +288,7 @@ def move_grid(
         edits.move_to_community,
         code,
         body.community,
+        _also_check=[body.community],
     )
 
 

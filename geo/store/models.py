@@ -489,3 +489,19 @@ class LedgerUnplaced(Base):
     ledger: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PlaceAlias(Base):
+    """Another name people use for a unit, special grid or compound (老地名, 俗称)."""
+
+    __tablename__ = "place_alias"
+    __table_args__ = (
+        UniqueConstraint("target", "alias"),
+        CheckConstraint("length(btrim(alias)) > 0", name="alias"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target: Mapped[str] = mapped_column(Text)  # a code, a compound's key, or an exact name
+    alias: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

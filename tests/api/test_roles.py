@@ -162,3 +162,27 @@ def test_role_keys_need_their_unit_or_worker(db_engine, loaded):
         make_key(db_engine, role="grid_worker")
     with pytest.raises(InvalidInput):
         make_key(db_engine, role="planner", worker_code="W0001")
+
+
+def test_planner_edits_only_inside_own_units(client, db_engine, streets):
+    a, b = streets
+    key = make_key(db_engine, name="A街道规划", role="planner", unit_codes=[a])
+    with db_engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT DISTINCT ON (left(code, 9)) code, id FROM admin_unit_version"
+                f" WHERE level = 'grid' AND {LIVE} AND left(code, 9) IN (:a, :b)"
+                " ORDER BY left(code, 9), code"
+            ),
+            {"a": a, "b": b},
+        ).all()
+    (grid_a, tag_a), (grid_b, tag_b) = sorted(rows)
+    for grid, tag, status in ((grid_a, tag_a, 200), (grid_b, tag_b, 403)):
+        feature = client.get(f"/v1/grids/{grid}").json()
+        r = client.post(
+            f"/v1/grids/{grid}/reshape",
+            params={"dry_run": "true"},
+            json={"geometry": feature["geometry"], "reason": "role test"},
+            headers={**auth(key), "If-Match": f'"{tag}"'},
+        )
+        assert r.status_code == status, r.text
