@@ -162,6 +162,20 @@ def require_scope(scope: str):
     return Depends(check)
 
 
+def require_any_scope(*scopes: str):
+    """Router dependency: the caller must hold one of ``scopes``."""
+
+    async def check(caller: CallerDep) -> Caller:
+        if not caller.scopes & set(scopes):
+            raise Forbidden(
+                f"this key needs one of the scopes {sorted(scopes)}",
+                f"该密钥需要以下权限之一：{sorted(scopes)}",
+            )
+        return caller
+
+    return Depends(check)
+
+
 # -- jurisdiction: every router asks here ---------------------------------------------
 
 

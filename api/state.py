@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from geo.case_rules import load_case_rules
 from geo.gazetteer import Gazetteer
 from geo.geocode import ReverseGeocoder
 from geo.intake import SpecialIndex
@@ -33,6 +34,8 @@ class ServiceState:
         self.special: SpecialIndex | None = None
         self.gazetteer: Gazetteer | None = None
         self.keys = KeyCache(settings.key_cache_seconds)
+        # Checked at start-up: a wrong rules file stops the service with what to fix.
+        self.case_rules = load_case_rules(settings.case_rules_file)
         self._lock = threading.Lock()
         self._map_cache: dict[tuple[str, str], str] = {}
         self._history: dict[str, ReverseGeocoder] = {}

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     refresh_seconds: float = Field(
         default=10.0, description="How often each worker checks for new live boundaries."
     )
+    case_rules_file: Path | None = Field(
+        default=None,
+        description="TOML/JSON file with the district's incident categories, precedence "
+        "rules and time limits (geo/case_rules.py); unset: the defaults.",
+    )
     ogc_unconditional_writes: bool = Field(
         default=False,
         description="Accept OGC API PUT/PATCH/DELETE without If-Match (QGIS does not send "

@@ -105,7 +105,7 @@ def dashboard(
         end=end or None,
         days=days,
         res=res,
-        categories=tuple(check_categories(category)),
+        categories=tuple(check_categories(category, state.case_rules.categories)),
         street=street or None,
         community=community or None,
     )

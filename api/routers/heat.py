@@ -19,10 +19,10 @@ from api.deps import State
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 
 
-def check_categories(categories: list[str] | None) -> list[str]:
+def check_categories(categories: list[str] | None, known=DEFAULT_CATEGORIES) -> list[str]:
     """The category filter, refused with the known codes if one is unknown."""
     categories = [c.strip() for c in categories or [] if c.strip()]
-    unknown = sorted(set(categories) - set(DEFAULT_CATEGORIES))
+    unknown = sorted(set(categories) - set(known))
     if unknown:
         raise InvalidInput(
             f"unknown category {unknown}; see GET /v1/incidents/categories",
@@ -123,7 +123,7 @@ def incident_heat(
     FeatureCollection of the cells' hexagons; the per-grid totals and windows ride along
     as foreign members."""
     res = res or state.settings.h3_heatmap_res
-    categories = check_categories(category)
+    categories = check_categories(category, state.case_rules.categories)
     with state.engine.connect() as conn:
         f = hstore.heat_figures(
             conn,

@@ -17,16 +17,18 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from geo.errors import InvalidInput, NotFound
-from geo.incidents import DEFAULT_CATEGORIES, RowError, parse_incident
+from geo.incidents import RowError, parse_incident
 from geo.intake import place_incidents
 from geo.store import activity
 
-from api.auth import require_scope
+from api.auth import CallerDep, require_any_scope, require_scope, require_unit
 from api.deps import Geocoder, State
 
-router = APIRouter(
-    prefix="/v1/incidents", tags=["incidents"], dependencies=[require_scope("intake")]
-)
+router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+INTAKE = require_scope("intake")
+# Reading a case: apps that reported it (intake) and supervisors (read), each within
+# their jurisdiction.
+READ_CASE = require_any_scope("read", "intake")
 
 MAX_ROWS = 100_000
 MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -48,9 +50,13 @@ class BulkResult(BaseModel):
     errors: list[RowProblem]
 
 
-@router.get("/categories", summary="Incident categories / 事件类别")
-async def categories() -> list[dict]:
-    return [{"code": c, "name_zh": zh, "name_en": en} for c, (zh, en) in DEFAULT_CATEGORIES.items()]
+@router.get("/categories", summary="Incident categories / 事件类别", dependencies=[READ_CASE])
+async def categories(state: State) -> list[dict]:
+    """The district's categories (GRIDMAP_CASE_RULES_FILE; a default set otherwise)."""
+    return [
+        {"code": c, "name_zh": zh, "name_en": en}
+        for c, (zh, en) in state.case_rules.categories.items()
+    ]
 
 
 class _Batch:
@@ -67,7 +73,7 @@ def _store_chunk(state, geocoder, conn, items: list[tuple[int, dict]], batch: _B
     parsed, lines = [], []
     for line, row in items:
         try:
-            parsed.append(parse_incident(row))
+            parsed.append(parse_incident(row, state.case_rules.categories))
             lines.append(line)
         except RowError as exc:
             batch.errors.append(
@@ -76,7 +82,11 @@ def _store_chunk(state, geocoder, conn, items: list[tuple[int, dict]], batch: _B
                 )
             )
     rows, _positions, unplaced = place_incidents(
-        parsed, geocoder.locator, state.special, point_res=state.settings.h3_point_res
+        parsed,
+        geocoder.locator,
+        state.special,
+        point_res=state.settings.h3_point_res,
+        rules=state.case_rules.precedence,
     )
     for u in unplaced:
         batch.errors.append(
@@ -227,6 +237,7 @@ async def _read_json(request: Request):
 @router.post(
     "",
     summary="Report incidents / 上报事件",
+    dependencies=[INTAKE],
     responses={200: {"model": BulkResult}, 201: {"description": "One incident stored"}},
     openapi_extra={
         "requestBody": {
@@ -259,7 +270,7 @@ async def report_incidents(request: Request, state: State, geocoder: Geocoder):
             def answer(conn, batch: _Batch) -> dict | None:
                 if batch.errors:
                     return None
-                return _incident_json(conn, activity.incident_ids(conn, [key])[key])
+                return _incident_json(conn, activity.incident_ids(conn, [key])[key], state)
 
             batch = await _process(state, geocoder, _list_items([doc]), before_commit=answer)
             if batch.errors:
@@ -285,17 +296,21 @@ async def report_incidents(request: Request, state: State, geocoder: Geocoder):
     )
 
 
-def _incident_json(conn, incident_id: int) -> dict:
-    detail = activity.incident_detail(conn, incident_id)
+def _incident_json(conn, incident_id: int, state=None, caller=None) -> dict:
+    limits = state.case_rules.time_limits_h if state is not None else None
+    detail = activity.incident_detail(conn, incident_id, limits)
     if detail is None:
         raise NotFound(f"incident {incident_id} does not exist", f"事件 {incident_id} 不存在")
+    if caller is not None:  # outside the caller's jurisdiction it does not exist
+        chain = [(detail[k] or {}).get("id") for k in ("grid", "community", "street", "district")]
+        require_unit(caller, chain, what=f"incident {incident_id}", what_zh=f"事件 {incident_id}")
     return detail
 
 
-@router.get("/{incident_id}", summary="One incident / 事件详情")
-def get_incident(state: State, incident_id: Annotated[int, Path(ge=1)]) -> dict:
+@router.get("/{incident_id}", summary="One incident / 事件详情", dependencies=[READ_CASE])
+def get_incident(state: State, caller: CallerDep, incident_id: Annotated[int, Path(ge=1)]) -> dict:
     with state.engine.connect() as conn:
-        return _incident_json(conn, incident_id)
+        return _incident_json(conn, incident_id, state, caller)
 
 
 class TransitionIn(BaseModel):
@@ -305,12 +320,15 @@ class TransitionIn(BaseModel):
     assignee: str | None = Field(default=None, max_length=200)
 
 
-@router.patch("/{incident_id}", summary="Assign, escalate, close / 派单、上报、办结")
+@router.patch(
+    "/{incident_id}", summary="Assign, escalate, close / 派单、上报、办结", dependencies=[INTAKE]
+)
 def change_incident(
-    state: State, incident_id: Annotated[int, Path(ge=1)], body: TransitionIn
+    state: State, caller: CallerDep, incident_id: Annotated[int, Path(ge=1)], body: TransitionIn
 ) -> dict:
     """Apply one lifecycle action; the history keeps who did what, when and why."""
     with state.engine.begin() as conn:
+        _incident_json(conn, incident_id, state, caller)  # 404 outside the jurisdiction
         activity.transition_incident(
             conn,
             incident_id,
@@ -319,4 +337,4 @@ def change_incident(
             note=body.note,
             assignee=body.assignee,
         )
-        return _incident_json(conn, incident_id)
+        return _incident_json(conn, incident_id, state, caller)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Path, Query
 from sqlalchemy import select
 
 from geo.errors import InvalidInput, NotFound
-from geo.incidents import DEFAULT_CATEGORIES, RowError, parse_incident
+from geo.incidents import RowError, parse_incident
 from geo.intake import place_incidents
 from geo.store import activity
 from geo.store.models import Incident
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/open311/v2", tags=["open311"], dependencies=[require
 SOURCE = "hotline_12345"
 
 
-def _request_json(d: dict) -> dict:
+def _request_json(d: dict, categories: dict) -> dict:
     unit = d["responsible_now"].get("special_grid") or next(
         (v for k, v in d["responsible_now"].items() if k != "kind"), None
     )
@@ -36,7 +36,7 @@ def _request_json(d: dict) -> dict:
         "service_request_id": str(d["id"]),
         "status": "closed" if d["status"] == "closed" else "open",
         "status_notes": d["transitions"][-1]["note"] if d["transitions"] else None,
-        "service_name": DEFAULT_CATEGORIES[d["category"]][0],
+        "service_name": categories.get(d["category"], (d["category"],))[0],
         "service_code": d["category"],
         "description": d["description"],
         "agency_responsible": (unit or {}).get("responsible_unit") or (unit or {}).get("name"),
@@ -72,7 +72,7 @@ def _utf8_text(value: str | None, field: str) -> str | None:
 
 
 @router.get("/services.json", summary="Open311 services")
-async def services() -> list[dict]:
+async def services(state: State) -> list[dict]:
     return [
         {
             "service_code": c,
@@ -83,7 +83,7 @@ async def services() -> list[dict]:
             "keywords": c,
             "group": "网格事件",
         }
-        for c, (zh, en) in DEFAULT_CATEGORIES.items()
+        for c, (zh, en) in state.case_rules.categories.items()
     ]
 
 
@@ -120,11 +120,15 @@ def create_request(
         "description": description,
     }
     try:
-        rec = parse_incident(row)
+        rec = parse_incident(row, state.case_rules.categories)
     except RowError as exc:
         raise InvalidInput(exc.message, exc.message_zh, field=exc.field) from None
     rows, _, unplaced = place_incidents(
-        [rec], geocoder.locator, state.special, point_res=state.settings.h3_point_res
+        [rec],
+        geocoder.locator,
+        state.special,
+        point_res=state.settings.h3_point_res,
+        rules=state.case_rules.precedence,
     )
     if unplaced:
         raise InvalidInput(unplaced[0].message, unplaced[0].message_zh, field="lat")
@@ -166,13 +170,17 @@ def list_requests(
         q = q.where(Incident.reported_at <= end_date)
     with state.engine.connect() as conn:
         ids = conn.execute(q).scalars().all()
-        return [_request_json(activity.incident_detail(conn, i)) for i in ids]
+        rules = state.case_rules
+        return [
+            _request_json(activity.incident_detail(conn, i, rules.time_limits_h), rules.categories)
+            for i in ids
+        ]
 
 
 @router.get("/requests/{request_id}.json", summary="Open311 one request")
 def get_request(state: State, request_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> list[dict]:
     with state.engine.connect() as conn:
-        d = activity.incident_detail(conn, request_id)
+        d = activity.incident_detail(conn, request_id, state.case_rules.time_limits_h)
     if d is None:
         raise NotFound(f"request {request_id} does not exist", f"诉求 {request_id} 不存在")
-    return [_request_json(d)]
+    return [_request_json(d, state.case_rules.categories)]

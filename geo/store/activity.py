@@ -186,8 +186,11 @@ def add_visits(conn: Connection, visits: pd.DataFrame) -> None:
     conn.exec_driver_sql(_VISIT_MERGE)
 
 
-def incident_detail(conn: Connection, incident_id: int) -> dict | None:
-    """One incident with its chain (names as live now) and who is responsible."""
+def incident_detail(
+    conn: Connection, incident_id: int, limits: dict[str, float] | None = None
+) -> dict | None:
+    """One incident with its chain (names as live now) and who is responsible;
+    ``limits``: hours per level (the district's case rules; None: the defaults)."""
     row = (
         conn.execute(
             select(
@@ -281,8 +284,8 @@ def incident_detail(conn: Connection, incident_id: int) -> dict | None:
             else {"kind": i.level, i.level: by_level[i.level]}
         ),
         "assignee": i.assignee,
-        "due_at": lifecycle.due_at(i.level, i.level_since).isoformat(),
-        "overdue": lifecycle.is_overdue(i.status, i.level, i.level_since, now),
+        "due_at": lifecycle.due_at(i.level, i.level_since, limits).isoformat(),
+        "overdue": lifecycle.is_overdue(i.status, i.level, i.level_since, now, limits),
         "transitions": incident_transitions(conn, i.id),
     }
 

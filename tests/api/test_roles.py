@@ -186,3 +186,28 @@ def test_planner_edits_only_inside_own_units(client, db_engine, streets):
             headers={**auth(key), "If-Match": f'"{tag}"'},
         )
         assert r.status_code == status, r.text
+
+
+def test_supervisor_cannot_see_or_change_other_streets_incidents(client, db_engine, streets):
+    a, b = streets
+    key_a = make_key(db_engine, name="A街道监督2", role="supervisor", unit_codes=[a])
+    with db_engine.connect() as conn:
+        ids = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT DISTINCT ON (s.code) s.code, i.id FROM incident i"
+                    " JOIN admin_unit_version s ON s.unit_id = i.street_unit_id"
+                    " AND s.valid_from IS NOT NULL AND s.valid_to IS NULL"
+                    " WHERE s.code IN (:a, :b) ORDER BY s.code, i.id"
+                ),
+                {"a": a, "b": b},
+            ).all()
+        )
+    assert client.get(f"/v1/incidents/{ids[a]}", headers=auth(key_a)).status_code == 200
+    assert client.get(f"/v1/incidents/{ids[b]}", headers=auth(key_a)).status_code == 404
+    r = client.patch(
+        f"/v1/incidents/{ids[b]}",
+        json={"action": "escalate", "actor": "A街道"},
+        headers=auth(key_a),
+    )
+    assert r.status_code in (403, 404)
