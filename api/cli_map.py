@@ -47,7 +47,14 @@ def _dashboard(conn: Connection, settings: Settings, lang: str, options: dict[st
     )
 
 
-BUILDERS: dict[str, PageBuilder] = {"dashboard": _dashboard}
+def _planner(conn: Connection, settings: Settings, lang: str, options: dict[str, Any]) -> str:
+    from api.routers.pages import render_planner
+
+    # Read-only: layers, labels, search and findings; a file cannot save edits.
+    return render_planner(conn, lang, static_url=STATIC_URL, editable=False)
+
+
+BUILDERS: dict[str, PageBuilder] = {"dashboard": _dashboard, "planner": _planner}
 """Page name → builder; ``gridmap map <name>`` exports it."""
 
 
@@ -140,6 +147,21 @@ def register(app: typer.Typer, console, fail) -> None:
                     "community": community,
                 },
             )
+        except GridmapError as exc:
+            fail(f"{exc.message}\n{exc.message_zh}")
+        console.print(f"[green]wrote[/] {out} ({size / 1e6:.2f} MB)")
+
+    @map_app.command("planner")
+    def planner_cmd(
+        out: Annotated[Path, typer.Option("--out", help="HTML file to write")],
+        lang: Annotated[str, typer.Option(help="zh | en")] = "zh",
+    ) -> None:
+        """Write the planner map (levels, special grids, labels, search, findings; no
+        editing) as one HTML file."""
+        if lang not in ("zh", "en"):
+            fail(f"--lang must be zh or en, not {lang!r}")
+        try:
+            size = export_page("planner", out, lang=lang)
         except GridmapError as exc:
             fail(f"{exc.message}\n{exc.message_zh}")
         console.print(f"[green]wrote[/] {out} ({size / 1e6:.2f} MB)")

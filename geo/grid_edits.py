@@ -184,6 +184,11 @@ def reshape(
             continue
         others = [c for c in codes if c != code and not after[c].is_empty]
         lengths = shared_border_lengths(piece, [after[c] for c in others])
+        if (not len(others) or not np.any(lengths > 0)) and _area(piece) <= TOLERANCE_M2:
+            # A crumb against the community border (e.g. a drawn vertex rounded by a few
+            # cm): the grid keeps it rather than leaving a gap or refusing the edit.
+            after[code] = tidy_metric(shapely.union_all([after[code], piece]))
+            continue
         if not len(others) or not np.any(lengths > 0):
             raise refuse(
                 "the area this grid gives up touches no other grid of the community; "

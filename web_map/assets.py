@@ -236,7 +236,8 @@ def _data_uri(path: Path) -> str:
 def _inline_css(path: Path) -> str:
     def repl(m: re.Match) -> str:
         target = m.group(2)
-        if target.startswith(("data:", "#")) or "://" in target:
+        # "%23…" is a fragment inside an inline SVG data URI (leaflet-geoman icons).
+        if target.startswith(("data:", "#", "%23")) or "://" in target:
             return m.group(0)
         return f"url({_data_uri((path.parent / target).resolve())})"
 

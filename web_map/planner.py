@@ -207,6 +207,7 @@ class _Editor(MacroElement):
           <div id="gm-findings-count">{{ this.findings_count }}</div>
           <div id="gm-selected" style="display:none">
             <b>{{ this.s.selected }}</b>: <span id="gm-code"></span> <span id="gm-name"></span>
+            {% if this.editable %}
             (<span>{{ this.s.version }}</span> <span id="gm-etag"></span>)
             <div>
               <button id="gm-edit">{{ this.s.edit }}</button>
@@ -222,6 +223,7 @@ class _Editor(MacroElement):
               <button id="gm-save">{{ this.s.save }}</button>
               <button id="gm-cancel">{{ this.s.cancel }}</button>
             </div>
+            {% endif %}
           </div>
           <div id="gm-msg" class="msg"></div>
           <div id="gm-impact"></div>
@@ -263,7 +265,9 @@ class _Editor(MacroElement):
             stopEditing(); resetStyles(); sel = null; etag = null; mode = null; other = null;
             $("gm-selected").style.display = "none"; $("gm-impact").innerHTML = "";
           }
+          const EDITABLE = {{ this.editable|tojson }};
           async function fetchEtag(code) {
+            if (!EDITABLE) return null;  // a saved file has no server behind it
             const r = await fetch(API + "/v1/grids/" + encodeURIComponent(code));
             return r.ok ? r.headers.get("ETag") : null;
           }
@@ -273,7 +277,7 @@ class _Editor(MacroElement):
             const p = layer.feature.properties;
             $("gm-code").textContent = p.code; $("gm-name").textContent = p.name;
             etag = await fetchEtag(p.code);
-            $("gm-etag").textContent = etag || "?";
+            if (EDITABLE) $("gm-etag").textContent = etag || "?";
             $("gm-selected").style.display = "block"; say("");
           }
           grids.on("click", async function (e) {
@@ -290,15 +294,17 @@ class _Editor(MacroElement):
           });
           function drawLine() {
             say(S.draw_line);
-            map.pm.enableDraw("Line", {snappable: true, finishOn: "dblclick"});
+            map.pm.enableDraw("Line", {snappable: false, finishOn: "dblclick"});
           }
           map.on("pm:create", function (e) {
             if (e.shape !== "Line") return;
             line = e.layer; map.pm.disableDraw(); say("");
           });
+          if (EDITABLE) {
           $("gm-edit").onclick = async function () {
             stopEditing(); mode = "reshape";
-            // The map shows simplified shapes; edit the exact one.
+            // The map shows simplified shapes; edit the exact one. No snapping: it would
+          // snap to those display shapes, and neighbours follow on the server anyway.
             const code = sel.feature.properties.code;
             const r = await fetch(API + "/v1/grids/" + encodeURIComponent(code));
             if (r.ok) {
@@ -309,7 +315,7 @@ class _Editor(MacroElement):
                 name: sel.feature.properties.name}, geometry: f.geometry});
               sel = byCode(code); sel.setStyle(SEL);
             }
-            sel.pm.enable({allowSelfIntersection: false, snappable: true});
+            sel.pm.enable({allowSelfIntersection: false, snappable: false});
           };
           $("gm-split").onclick = function () { stopEditing(); mode = "split"; drawLine(); };
           $("gm-merge").onclick = function () { stopEditing(); mode = "merge"; say(S.pick_other); };
@@ -320,6 +326,7 @@ class _Editor(MacroElement):
           $("gm-cancel").onclick = clearSelection;
           $("gm-preview").onclick = function () { save(true); };
           $("gm-save").onclick = function () { save(false); };
+          }
           function request() {
             const code = sel.feature.properties.code;
             const reason = $("gm-reason").value.trim();
@@ -327,10 +334,10 @@ class _Editor(MacroElement):
             let url, body;
             if (mode === "reshape") {
               url = "/v1/grids/" + encodeURIComponent(code) + "/reshape";
-              body = {geometry: sel.toGeoJSON().geometry, crs: "wgs84", mode: "clip"};
+              body = {geometry: sel.toGeoJSON(false).geometry, crs: "wgs84", mode: "clip"};
             } else if (mode === "split" && line) {
               url = "/v1/grids/" + encodeURIComponent(code) + "/split";
-              body = {line: line.toGeoJSON().geometry, crs: "wgs84"};
+              body = {line: line.toGeoJSON(false).geometry, crs: "wgs84"};
             } else if (mode === "merge" && other) {
               url = "/v1/grids/merge";
               body = {grids: [code, other.feature.properties.code], keep: code};
@@ -338,7 +345,7 @@ class _Editor(MacroElement):
             } else if (mode === "border" && other && line) {
               url = "/v1/grids/border";
               body = {grids: [code, other.feature.properties.code],
-                      line: line.toGeoJSON().geometry, crs: "wgs84"};
+                      line: line.toGeoJSON(false).geometry, crs: "wgs84"};
               tags.push(otherEtag);
             } else if (mode === "move") {
               url = "/v1/grids/" + encodeURIComponent(code) + "/move";
@@ -425,7 +432,8 @@ class _Editor(MacroElement):
             else { say(S.not_found + ": " + q, "err"); }
           });
           window.gridmapPlanner = {map: map, grids: grids, byCode: byCode, select: select,
-                                   saved: 0, editing: function () { return mode; }};
+                                   saved: 0, editing: function () { return mode; },
+                                   current: function () { return sel; }};
         })();
         {% endmacro %}
         """
@@ -467,13 +475,15 @@ def build_planner_map(
     static_url: str = "/static",
     api_base: str = "",
     tiles_url: str | None = None,
+    editable: bool = True,
 ) -> folium.Map:
     """Build the planner page.
 
     ``levels`` maps each level to a GeoDataFrame (code, name, parent_code, geometry);
     ``special`` the special grids; ``findings`` the live topology findings as GeoJSON
     (:func:`geo.topology.findings_to_geojson`). ``api_base`` is the edit API's origin
-    (empty: the page's own server).
+    (empty: the page's own server). ``editable=False`` leaves the editor out (a saved
+    file has no server to save to): layers, labels, search and findings remain.
     """
     check_lang(lang)
     frames = {lvl: _to_wgs84(f, lvl) for lvl, f in levels.items() if f is not None}
@@ -565,6 +575,7 @@ def build_planner_map(
         findings_layer=findings_layer.get_name(),
         label_group=label_group.get_name(),
         labels=_labels(frames),
+        editable=editable,
     ).add_to(m)
     return m
 

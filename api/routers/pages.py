@@ -57,21 +57,29 @@ def planner(
 
     def build() -> str:
         with state.engine.connect() as conn:
-            units = bstore.units_frame(conn)
-            special = registers.special_grids_frame(conn)
-            findings = sets.findings_for_live(conn)
-        levels = {lvl: units[units["level"] == lvl] for lvl in LEVELS}
-        m = build_planner_map(
-            levels,
-            special,
-            findings_to_geojson(findings),
-            lang=lang,
-            static_url=STATIC_URL,
-            tiles_url=state.settings.tiles_url,
-        )
-        return m.get_root().render()
+            return render_planner(conn, lang, tiles_url=state.settings.tiles_url)
 
     return HTMLResponse(state.cached_map((version, lang, "planner"), build))
+
+
+def render_planner(
+    conn, lang: str, *, static_url: str = STATIC_URL, tiles_url=None, editable: bool = True
+) -> str:
+    """The planner page from the live map (also for ``gridmap map planner``)."""
+    units = bstore.units_frame(conn)
+    special = registers.special_grids_frame(conn)
+    findings = sets.findings_for_live(conn)
+    levels = {lvl: units[units["level"] == lvl] for lvl in LEVELS}
+    m = build_planner_map(
+        levels,
+        special,
+        findings_to_geojson(findings),
+        lang=lang,
+        static_url=static_url,
+        tiles_url=tiles_url,
+        editable=editable,
+    )
+    return m.get_root().render()
 
 
 @router.get("/docs", response_class=HTMLResponse)
