@@ -37,7 +37,13 @@ from geo.settings import STORAGE_SRID
 from geo.store import activity, registers
 from geo.store import boundaries as bstore
 from geo.store import heat as hstore
-from geo.store.models import AdminUnitVersion, Compound, Incident, PatrolVisit
+from geo.store.models import (
+    AdminUnitVersion,
+    Compound,
+    CompoundGovernance,
+    Incident,
+    PatrolVisit,
+)
 
 WGS84 = f"EPSG:{STORAGE_SRID}"
 
@@ -129,15 +135,37 @@ class DashboardFigures:
     categories: tuple[str, ...] = ()
 
 
+# The campaign's management modes as the register's management types: professional
+# (专业型) is a property company; community-run (社区型) is managed by an organisation,
+# like a unit; self-governed (自治型) is self-governed.
+MODE_TO_MANAGEMENT = {
+    "professional": "property_company",
+    "community": "unit",
+    "self_governed": "self_governed",
+}
+
+
+def struck_off_modes(conn: Connection) -> dict[int, str]:
+    """Compounds the unowned-compound campaign has struck off (销号) → the management
+    type their chosen mode amounts to: they are managed now."""
+    g = CompoundGovernance
+    rows = conn.execute(select(g.compound_id, g.mode).where(g.struck_off_on.is_not(None)))
+    return {int(c): MODE_TO_MANAGEMENT.get(m or "", "self_governed") for c, m in rows}
+
+
 def unowned_by_grid(conn: Connection) -> dict[int, int]:
-    """Unowned compounds per live grid unit id (point on surface inside the grid)."""
+    """Unowned compounds per live grid unit id (point on surface inside the grid); a
+    compound the campaign has struck off no longer counts."""
     v = AdminUnitVersion
+    g = CompoundGovernance
     live = bstore.live_units_subquery()
     rows = conn.execute(
         select(v.unit_id, func.count(Compound.id))
         .join(live, live.c.id == v.id)
         .join(Compound, gf.ST_Contains(v.geom, gf.ST_PointOnSurface(Compound.geom)))
+        .outerjoin(g, g.compound_id == Compound.id)
         .where(v.level == "grid", Compound.management_type == "unowned")
+        .where(g.struck_off_on.is_(None))
         .group_by(v.unit_id)
     ).all()
     return {int(u): int(n) for u, n in rows}
@@ -232,6 +260,10 @@ def dashboard_figures(
     grids["days_since_visit"] = grids["code"].map(per["days_since_last_visit"]).astype(float)
 
     comp = registers.compounds_frame(conn)
+    # Struck off in the campaign (销号): shown by the mode they got, not as unowned.
+    modes = struck_off_modes(conn)
+    done = comp["id"].isin(modes) & (comp["management_type"] == "unowned")
+    comp.loc[done, "management_type"] = comp.loc[done, "id"].map(modes)
     points = gpd.GeoDataFrame(
         comp[["name", "management_type", "households"]].reset_index(drop=True),
         geometry=shapely.point_on_surface(comp.geometry.to_numpy()),
