@@ -24,8 +24,15 @@ from folium.map import CustomPane
 from folium.template import Template
 
 from web_map.assets import use_local_assets
-from web_map.i18n import check_lang
-from web_map.overview import COORD_DECIMALS, LEVEL_STYLES, _level_layer, _to_wgs84
+from web_map.i18n import check_lang, t
+from web_map.overview import (
+    COORD_DECIMALS,
+    LEVEL_STYLES,
+    _level_layer,
+    _Panel,
+    _panel_html,
+    _to_wgs84,
+)
 
 GEOMAN_JS = "vendor/leaflet-geoman/leaflet-geoman.min.js"
 GEOMAN_CSS = "vendor/leaflet-geoman/leaflet-geoman.css"
@@ -561,8 +568,10 @@ def build_planner_map(
     findings_layer.add_to(m)
     label_group = folium.FeatureGroup(name=_s("layer.labels", lang))
     label_group.add_to(m)
-    folium.LayerControl(collapsed=True).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[y0, x0], [y1, x1]])
+    # The legend of the levels (with counts) and the page language, as on the overview.
+    _Panel(_panel_html(frames, lang, name), t("html.lang", lang)).add_to(m)
     _Editor(
         geoman_js=f"{static_url}/{GEOMAN_JS}",
         geoman_css=f"{static_url}/{GEOMAN_CSS}",

@@ -11,6 +11,8 @@ import pytest
 import shapely
 import sqlalchemy as sa
 
+from geo.settings import PROJECT_ROOT
+
 from tests.web_map.browser import load_page, wait_until_true
 
 pytestmark = pytest.mark.browser
@@ -36,7 +38,25 @@ def live(conn, level):
     )
 
 
-def test_planner_page_is_offline_and_draws_everything(live_server, db_engine, tmp_path):
+SHOTS = PROJECT_ROOT / "var" / "screenshots"  # kept after the run, as test artefacts
+SPECIAL_SHOWN = (
+    "Object.values(gridmapPlanner.map._layers)"
+    ".filter(l => l.feature && l.options.pane === 'gridmap-special').length"
+)
+TOGGLE_SPECIAL = """(() => {
+  const label = Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))
+    .find(l => /专属网格|Special grids/.test(l.textContent));
+  label.querySelector('input').click();
+  return true; })()"""
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "legend", "grids_layer"),
+    [("zh", "网格规划编辑", "图例", "网格"), ("en", "grid planner", "Legend", "Grids")],
+)
+def test_planner_page_is_offline_and_draws_everything(
+    live_server, db_engine, lang, title, legend, grids_layer
+):
     with db_engine.connect() as conn:
         n_grids = conn.execute(
             sa.text(f"SELECT count(*) FROM admin_unit_version WHERE level = 'grid' AND {LIVE}")
@@ -47,22 +67,41 @@ def test_planner_page_is_offline_and_draws_everything(live_server, db_engine, tm
                 f" AND {LIVE}"
             )
         ).scalar_one()
+        n_special = conn.execute(
+            sa.text("SELECT count(*) FROM special_grid WHERE valid_to IS NULL")
+        ).scalar_one()
+    toggled: dict = {}
+
+    def toggle(page):
+        toggled["before"] = page.evaluate(SPECIAL_SHOWN)
+        page.evaluate(TOGGLE_SPECIAL)
+        toggled["after"] = page.evaluate(SPECIAL_SHOWN)
+
     report = load_page(
-        f"{live_server}/planner",
+        f"{live_server}/planner?lang={lang}",
         wait_for="window.gridmapPlanner !== undefined",
+        interact=toggle,
         evaluate={
             "grids": "gridmapPlanner.grids.getLayers().length",
             "labels": "document.querySelectorAll('.gm-label').length",
             "geoman": "typeof L.PM",
-            "lang": "document.documentElement.lang || document.title",
+            # position: fixed has no offsetParent: visible = it has a size on screen.
+            "legend": "(() => { const p = document.querySelector('.gridmap-panel');"
+            " const r = p && p.getBoundingClientRect();"
+            " return r && r.width > 0 && r.height > 0 ? p.textContent : null; })()",
+            "layers": "Array.from(document.querySelectorAll("
+            "'.leaflet-control-layers-overlays label')).map(l => l.textContent.trim())",
         },
-        screenshot=tmp_path / "planner.png",
+        screenshot=SHOTS / f"planner-{lang}.png",
     )
     assert report.problems == []
     assert report.results["grids"] == n_grids
     assert report.results["labels"] == n_labels
     assert report.results["geoman"] == "object"
-    assert "网格规划编辑" in report.title
+    assert title in report.title
+    assert legend in report.results["legend"]  # the legend is visible, in the language
+    assert grids_layer in report.results["layers"]
+    assert toggled == {"before": n_special, "after": 0}  # the layer control hides a layer
 
 
 def pick_vertex(conn):
@@ -132,7 +171,7 @@ def test_drag_a_vertex_and_save(edit_server, edit_db, tmp_path):
         wait_for="window.gridmapPlanner !== undefined",
         interact=drag,
         evaluate={"msg": "document.getElementById('gm-msg').textContent"},
-        screenshot=tmp_path / "planner-after-save.png",
+        screenshot=SHOTS / "planner-after-save.png",
     )
     assert report.problems == []
     with engine.connect() as conn:
