@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 CRSName = Literal["wgs84", "gcj02", "bd09", "cgcs2000"]
 
@@ -45,7 +46,70 @@ class BorderOut(BaseModel):
     )
 
 
+# Top-level members of the reverse answer that `fields=` can pick, and shorthands.
+REVERSE_FIELDS = (
+    "query",
+    "location",
+    "district",
+    "street",
+    "community",
+    "grid",
+    "special_grids",
+    "grid_workers",
+    "grid_leaders",
+    "responsible",
+    "border",
+    "h3",
+    "boundary_version",
+    "at",
+    "border_rule",
+)
+REVERSE_FIELD_GROUPS = {
+    "chain": ("district", "street", "community", "grid"),
+    "people": ("grid_workers", "grid_leaders"),
+}
+# Always in the answer, whatever `fields` says.
+REVERSE_ALWAYS = ("grid", "boundary_version")
+
+
+class ReverseQuery(BaseModel):
+    """The query parameters of ``GET /v1/geocode/reverse`` (documented from this model)."""
+
+    lon: float = Field(ge=-180, le=180, description="Longitude in `crs`")
+    lat: float = Field(ge=-90, le=90, description="Latitude in `crs`")
+    crs: CRSName = Field("wgs84", description="CRS of lon/lat")
+    at: datetime | None = Field(
+        None, description="Answer from the boundaries in force at this time (with a time zone)"
+    )
+    out_crs: CRSName = Field("wgs84", description="CRS of the returned location")
+    category: str | None = Field(
+        None, description="Incident category: also say who is responsible (`responsible`)"
+    )
+    tolerance_m: float = Field(
+        10.0, ge=0, le=1000, description="Report the neighbour grid within this distance"
+    )
+    fields: str | None = Field(
+        None,
+        description="Comma-separated members to return, for a smaller and faster answer: "
+        + ", ".join(REVERSE_FIELDS)
+        + "; `chain` stands for district, street, community, grid and `people` for "
+        "grid_workers, grid_leaders. `grid` and `boundary_version` always come back, "
+        "`responsible` and `at` whenever `category` / `at` are given. Unknown names: 422. "
+        "Default: everything.",
+        examples=["grid,community,people,h3"],
+    )
+
+
+def _only_grid_required(schema: dict[str, Any]) -> None:
+    # `fields=` may leave any other member out; when it is absent all are present.
+    schema["required"] = list(REVERSE_ALWAYS)
+
+
 class ReverseGeocodeResponse(BaseModel):
+    """Every member is present unless `fields` left it out."""
+
+    model_config = ConfigDict(json_schema_extra=_only_grid_required)
+
     query: Coordinate
     location: Coordinate = Field(description="The point as looked up, in `out_crs`")
     district: Unit | None

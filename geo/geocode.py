@@ -37,8 +37,8 @@ class ReverseResult:
     chain: dict[str, UnitRef | None]
     workers: list[Person]
     leaders: list[Person]
-    h3: dict[int, int]
-    border_distance_m: float
+    h3: dict[int, int]  # empty when not asked for
+    border_distance_m: float | None  # None when not asked for
     neighbour: UnitRef | None  # the grid across the nearest border, when within tolerance
 
 
@@ -48,32 +48,45 @@ class ReverseGeocoder:
     def __init__(self, locator: GridLocator, people: pd.DataFrame, h3_res: tuple[int, ...]):
         self.locator = locator
         self.h3_res = h3_res
-        self._people: dict[int, list[Person]] = {}
+        by_unit: dict[int, list[Person]] = {}
         for r in people.itertuples():
-            self._people.setdefault(int(r.unit_id), []).append(
+            by_unit.setdefault(int(r.unit_id), []).append(
                 Person(r.worker_code, r.name, r.role, r.phone)
             )
+        # Split by role once: a grid's workers, a community's leaders.
+        self._workers = {u: [p for p in ps if p.role == "worker"] for u, ps in by_unit.items()}
+        self._leaders = {u: [p for p in ps if p.role == "leader"] for u, ps in by_unit.items()}
 
     @property
     def version(self) -> str:
         return self.locator.version
 
     def reverse(
-        self, lon: float, lat: float, border_tolerance_m: float = 10.0
+        self,
+        lon: float,
+        lat: float,
+        border_tolerance_m: float = 10.0,
+        *,
+        border: bool = True,
+        h3: bool = True,
     ) -> ReverseResult | None:
-        """The answer for one WGS-84 point, or None when it lies in no grid."""
+        """The answer for one WGS-84 point, or None when it lies in no grid.
+
+        ``border=False`` / ``h3=False`` leave out the border distance (and neighbour)
+        and the H3 cells, for callers that do not want them (the costliest parts).
+        """
         row = self.locator.locate(lon, lat)
         if row < 0:
             return None
         chain = self.locator.chain(row)
         grid, community = chain["grid"], chain["community"]
-        workers = [p for p in self._people.get(grid.unit_id, []) if p.role == "worker"]
-        leaders = (
-            [p for p in self._people.get(community.unit_id, []) if p.role == "leader"]
-            if community
-            else []
-        )
-        cells = {res: h3cells.cell_of(lon, lat, res) for res in self.h3_res}
-        distance, other = self.locator.border_info(row, lon, lat, tolerance_m=border_tolerance_m)
-        neighbour = self.locator.chain(other)["grid"] if other >= 0 else None
-        return ReverseResult(chain, workers, leaders, cells, distance, neighbour)
+        workers = self._workers.get(grid.unit_id, [])
+        leaders = self._leaders.get(community.unit_id, []) if community else []
+        cells = {res: h3cells.cell_of(lon, lat, res) for res in self.h3_res} if h3 else {}
+        distance, neighbour = None, None
+        if border:
+            distance, other = self.locator.border_info(
+                row, lon, lat, tolerance_m=border_tolerance_m
+            )
+            neighbour = self.locator.chain(other)["grid"] if other >= 0 else None
+        return ReverseResult(chain, list(workers), list(leaders), cells, distance, neighbour)

@@ -19,7 +19,8 @@ Cost on the 611-grid sample district (2-core machine, 15 m cells): built in abou
 0.3–0.5 s; the lattice holds about 1.0 M cells in about 6.7 MB (an int32 cell table,
 the candidate lists of about 48,000 border cells, and the dividing line of the 95 % of
 them that a single border edge cuts in two), beside the grid geometries themselves
-(prepared once) and an STRtree for :meth:`GridLocator.border_info`; the build peaks
+(prepared once), an STRtree and a table of every ring edge (32 bytes an edge, 0.2 MB
+on the sample) for :meth:`GridLocator.border_info`; the build peaks
 at a few tens of MB of temporaries. Memory grows with the extent's area over the cell
 area; ``max_cells`` caps it by coarsening the cells, which costs speed, never
 exactness. Measurements: ``benchmarks/results_reverse.md``.
@@ -35,7 +36,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.locator_border import border_info
+from geo.locator_border import BorderEdges, border_info
 from geo.locator_raster import RasterIndex
 from geo.store.models import LEVELS
 
@@ -80,6 +81,7 @@ class GridLocator:
         shapely.prepare(self._geoms)
         self._warm_up()
         self._tree = shapely.STRtree(self._geoms)
+        self._edges = BorderEdges(self._geoms)
         self._index = RasterIndex(self._geoms, cell_m=cell_m, max_cells=max_cells)
         self.units = {
             int(r.unit_id): UnitRef(int(r.unit_id), r.level, r.code, r.name)
@@ -149,11 +151,21 @@ class GridLocator:
         nearest border, reported only when ``distance_m <= tolerance_m`` (the answer
         is then ambiguous within that tolerance); -1 otherwise or on the map's outer
         edge. Measured in a local transverse Mercator (metres), see
-        :mod:`geo.locator_border`.
+        :mod:`geo.locator_border`: about 10 µs for a point beyond the tolerance (only
+        the border pieces near the point are projected), a few hundred µs within it
+        (the whole border and the neighbours' are projected to find who is across).
         """
         if not 0 <= row < len(self.grids):
             raise IndexError(f"no grid row {row}")
-        return border_info(self._geoms, self._tree, row, float(lon), float(lat), tolerance_m)
+        return border_info(
+            self._geoms,
+            self._tree,
+            row,
+            float(lon),
+            float(lat),
+            tolerance_m,
+            edges=self._edges.of(row),
+        )
 
     def stats(self) -> dict[str, float]:
         """Build time and size of the lookup structure (cells, border cells, bytes)."""

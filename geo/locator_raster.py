@@ -42,7 +42,7 @@ ORIENT_ERR = 1e-15
 _M_PER_DEG_LAT = 111_132.95
 
 
-def _segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ring_segments(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All ring segments: (n, 4) array x1, y1, x2, y2 and the row of each one's grid."""
     parts, part_of = shapely.get_parts(geoms, return_index=True)
     rings, ring_of = shapely.get_rings(parts, return_index=True)
@@ -172,7 +172,7 @@ class RasterIndex:
 
     def _build(self, geoms: np.ndarray) -> None:
         nx, ny = self.nx, self.ny
-        segs, seg_row = _segments(geoms)
+        segs, seg_row = ring_segments(geoms)
         mark_flat, mark_seg = self._mark(segs)
         n_geoms = len(geoms)
         keys = np.unique(mark_flat * n_geoms + seg_row[mark_seg])

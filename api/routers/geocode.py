@@ -1,49 +1,116 @@
-"""Reverse geocoding: point → district/street/community/grid and the people responsible."""
+"""Reverse geocoding: point → district/street/community/grid and the people responsible.
+
+The single-point reverse lookup is the hottest path of the service (other apps call
+it per incident, at high rates) and its answer is computed from memory in tens of µs.
+FastAPI's per-request machinery cost more than that here (measured in-process:
+~75 µs to validate seven query parameters one by one, ~50 µs for four dependencies,
+~20 µs to build, check and serialise the pydantic answer), so the endpoint reads its
+query in one pydantic call (:class:`api.schemas.ReverseQuery`, which also documents
+the parameters in OpenAPI), checks the key itself with the same functions as the
+dependencies, and returns its JSON directly; ``response_model`` still documents the
+answer. Numbers: benchmarks/RESULTS.md.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel, Field, ValidationError
 
 from geo import h3cells
 from geo.crs import from_wgs84, to_wgs84
 from geo.errors import InvalidInput, NotFound, NotReady, OutsideDistrict
 from geo.geocode import mask_phone
-from geo.incidents import DEFAULT_CATEGORIES, responsible_special
+from geo.incidents import responsible_special
 
-from api.auth import CallerDep, require_scope
-from api.deps import Geocoder, State
+from api.auth import get_caller, require_scope
+from api.deps import State, get_geocoder
 from api.schemas import (
-    BorderOut,
+    REVERSE_ALWAYS,
+    REVERSE_FIELD_GROUPS,
+    REVERSE_FIELDS,
     Coordinate,
     CRSName,
-    PersonOut,
     ReverseGeocodeResponse,
-    SpecialGridOut,
-    Unit,
+    ReverseQuery,
 )
 
-router = APIRouter(prefix="/v1/geocode", tags=["geocode"], dependencies=[require_scope("geocode")])
+router = APIRouter(prefix="/v1/geocode", tags=["geocode"])
+GEOCODE_SCOPE = require_scope("geocode")
+_check_scope = GEOCODE_SCOPE.dependency  # the router dependency's own check
+BORDER_RULE = ReverseGeocodeResponse.model_fields["border_rule"].default
 
 
-def _unit(ref) -> Unit | None:
-    return Unit(id=ref.unit_id, code=ref.code, name=ref.name) if ref else None
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """OpenAPI parameter objects (in: query) for the fields of ``model``."""
+    schema = model.model_json_schema()
+    required = set(schema.get("required", ()))
+    params = []
+    for name, prop in schema["properties"].items():
+        prop = dict(prop)
+        param = {"name": name, "in": "query", "required": name in required}
+        if "description" in prop:
+            param["description"] = prop.pop("description")
+        if "examples" in prop:
+            param["example"] = prop.pop("examples")[0]
+        params.append({**param, "schema": prop})
+    return params
 
 
-def _people(people, unmasked: bool) -> list[PersonOut]:
-    return [
-        PersonOut(
-            worker_code=p.worker_code,
-            name=p.name,
-            role=p.role,
-            phone=p.phone if unmasked else mask_phone(p.phone),
+def _parse_query(request: Request) -> ReverseQuery:
+    try:
+        return ReverseQuery.model_validate(dict(request.query_params))
+    except ValidationError as exc:  # the same 422 problem+json as FastAPI's own check
+        raise RequestValidationError(
+            [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from None
+
+
+def wanted_fields(fields: str | None) -> frozenset[str] | None:
+    """The members asked for with ``fields=`` (groups expanded); None means all."""
+    if fields is None:
+        return None
+    names = [n.strip() for n in fields.split(",") if n.strip()]
+    unknown = [n for n in names if n not in REVERSE_FIELDS and n not in REVERSE_FIELD_GROUPS]
+    if unknown:
+        allowed = [*REVERSE_FIELDS, *REVERSE_FIELD_GROUPS]
+        raise InvalidInput(
+            f"unknown name(s) in fields: {', '.join(map(repr, unknown))}. Use a "
+            f"comma-separated list of: {', '.join(allowed)}",
+            f"fields 中有未知名称：{', '.join(unknown)}。可用：{', '.join(allowed)}",
+            field="fields",
+            allowed=allowed,
         )
+    out = set(REVERSE_ALWAYS)
+    for n in names:
+        out.update(REVERSE_FIELD_GROUPS.get(n, (n,)))
+    return frozenset(out)
+
+
+def _unit(ref) -> dict | None:
+    return {"id": ref.unit_id, "code": ref.code, "name": ref.name} if ref else None
+
+
+def _people(people, unmasked: bool) -> list[dict]:
+    return [
+        {
+            "worker_code": p.worker_code,
+            "name": p.name,
+            "role": p.role,
+            "phone": p.phone if unmasked else mask_phone(p.phone),
+        }
         for p in people
     ]
+
+
+def _json(body: dict) -> Response:
+    # orjson: the same compact UTF-8 JSON as Starlette's JSONResponse, ~8× faster here.
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 @router.get(
@@ -51,27 +118,22 @@ def _people(people, unmasked: bool) -> list[PersonOut]:
     response_model=ReverseGeocodeResponse,
     summary="Point → grid and its chain / 坐标 → 所属网格及上级单元",
     responses={404: {"description": "Outside every grid"}, 422: {"description": "Bad input"}},
+    openapi_extra={"parameters": _query_parameters(ReverseQuery)},
 )
-async def reverse(
-    geocoder: Geocoder,
-    state: State,
-    caller: CallerDep,
-    lon: Annotated[float, Query(ge=-180, le=180, description="Longitude in `crs`")],
-    lat: Annotated[float, Query(ge=-90, le=90, description="Latitude in `crs`")],
-    crs: Annotated[CRSName, Query(description="CRS of lon/lat")] = "wgs84",
-    at: Annotated[
-        datetime | None, Query(description="Answer from the boundaries in force at this time")
-    ] = None,
-    out_crs: Annotated[CRSName, Query(description="CRS of the returned location")] = "wgs84",
-    category: Annotated[
-        str | None, Query(description="Incident category: also say who is responsible")
-    ] = None,
-    tolerance_m: Annotated[
-        float, Query(ge=0, le=1000, description="Report the neighbour grid within this distance")
-    ] = 10.0,
-) -> ReverseGeocodeResponse:
-    # async: the live lookup is pure in-memory, no DB call, so no thread-pool hop
-    # (DESIGN.md); only a dated lookup touches the database, off the event loop.
+async def reverse(request: Request) -> Response:
+    """Like MapIt's point lookup, one call returns every containing unit of every kind:
+    district, street, community, grid, special grids, the people responsible, the H3
+    cells and the distance to the grid's border (with the neighbour when closer than
+    `tolerance_m`). `fields=` trims the answer (and skips the work for what is left
+    out). Answers from memory, no database call (except for `at=`)."""
+    # async: the live lookup is pure in-memory, so no thread-pool hop (DESIGN.md);
+    # only a dated lookup touches the database, off the event loop.
+    q = _parse_query(request)
+    caller = await _check_scope(await get_caller(request))
+    state = request.app.state.service
+    geocoder = await get_geocoder(request)
+    want = wanted_fields(q.fields)
+    lon, lat, crs, at, out_crs = q.lon, q.lat, q.crs, q.at, q.out_crs
     wlon, wlat = (float(v) for v in to_wgs84(lon, lat, crs))
     if at is not None:
         if at.tzinfo is None:
@@ -85,7 +147,18 @@ async def reverse(
                 f"no boundaries were in force at {at.isoformat()}",
                 f"{at.isoformat()} 时没有生效的边界",
             )
-    found = geocoder.reverse(wlon, wlat, border_tolerance_m=tolerance_m)
+    if q.category is not None and q.category not in state.case_rules.categories:
+        raise InvalidInput(
+            f"unknown category {q.category!r}; see GET /v1/incidents/categories",
+            f"未知类别 {q.category!r}",
+        )
+    found = geocoder.reverse(
+        wlon,
+        wlat,
+        border_tolerance_m=q.tolerance_m,
+        border=want is None or "border" in want,
+        h3=want is None or "h3" in want,
+    )
     if found is None:
         raise OutsideDistrict(
             f"({lon}, {lat}) in {crs} lies outside every grid of the district. Check the "
@@ -94,16 +167,16 @@ async def reverse(
             location={"lon": wlon, "lat": wlat, "crs": "wgs84"},
         )
     chain = found.chain
-    olon, olat = (float(v) for v in from_wgs84(wlon, wlat, out_crs))
-    specials = state.special.containing_many([wlon], [wlat])[0] if state.special else []
+
+    def asked(name: str) -> bool:
+        return want is None or name in want
+
+    specials = []
+    if state.special and (asked("special_grids") or q.category is not None):
+        specials = state.special.containing(wlon, wlat)
     responsible = None
-    if category is not None:
-        if category not in DEFAULT_CATEGORIES:
-            raise InvalidInput(
-                f"unknown category {category!r}; see GET /v1/incidents/categories",
-                f"未知类别 {category!r}",
-            )
-        unit = responsible_special(category, specials)
+    if q.category is not None:
+        unit = responsible_special(q.category, specials, state.case_rules.precedence)
         responsible = (
             {
                 "kind": "special_grid",
@@ -114,37 +187,49 @@ async def reverse(
             if unit
             else {"kind": "grid", "code": chain["grid"].code, "name": chain["grid"].name}
         )
-    # Full phone numbers only for a key with the read scope whose jurisdiction holds it.
-    unmasked = caller.sees_contacts_of([u.unit_id for u in chain.values() if u])
-    return ReverseGeocodeResponse(
-        query=Coordinate(lon=lon, lat=lat, crs=crs),
-        location=Coordinate(lon=olon, lat=olat, crs=out_crs),
-        responsible=responsible,
-        district=_unit(chain["district"]),
-        street=_unit(chain["street"]),
-        community=_unit(chain["community"]),
-        grid=_unit(chain["grid"]),
-        special_grids=[
-            SpecialGridOut(
-                id=r.special_id,
-                code=r.code,
-                name=r.name,
-                kind=r.kind,
-                responsible_unit=r.responsible_unit,
-            )
+    body: dict[str, Any] = {}
+    if asked("query"):
+        body["query"] = {"lon": lon, "lat": lat, "crs": crs}
+    if asked("location"):
+        olon, olat = (float(v) for v in from_wgs84(wlon, wlat, out_crs))
+        body["location"] = {"lon": olon, "lat": olat, "crs": out_crs}
+    for level in ("district", "street", "community", "grid"):
+        if asked(level):
+            body[level] = _unit(chain[level])
+    if asked("special_grids"):
+        body["special_grids"] = [
+            {
+                "id": r.special_id,
+                "code": r.code,
+                "name": r.name,
+                "kind": r.kind,
+                "responsible_unit": r.responsible_unit,
+            }
             for r in specials
-        ],
-        grid_workers=_people(found.workers, unmasked),
-        grid_leaders=_people(found.leaders, unmasked),
-        border=BorderOut(
-            distance_m=round(found.border_distance_m, 3),
-            tolerance_m=tolerance_m,
-            neighbour=_unit(found.neighbour),
-        ),
-        h3={str(res): h3cells.cell_to_str(cell) for res, cell in found.h3.items()},
-        boundary_version=geocoder.version,
-        at=at.isoformat() if at else None,
-    )
+        ]
+    if asked("grid_workers") or asked("grid_leaders"):
+        # Full phone numbers only for a key with the read scope whose jurisdiction holds it.
+        unmasked = caller.sees_contacts_of([u.unit_id for u in chain.values() if u])
+        if asked("grid_workers"):
+            body["grid_workers"] = _people(found.workers, unmasked)
+        if asked("grid_leaders"):
+            body["grid_leaders"] = _people(found.leaders, unmasked)
+    if asked("responsible") or q.category is not None:
+        body["responsible"] = responsible
+    if asked("border"):
+        body["border"] = {
+            "distance_m": round(found.border_distance_m, 3),
+            "tolerance_m": q.tolerance_m,
+            "neighbour": _unit(found.neighbour),
+        }
+    if asked("h3"):
+        body["h3"] = {str(res): h3cells.cell_to_str(cell) for res, cell in found.h3.items()}
+    body["boundary_version"] = geocoder.version
+    if asked("at") or at is not None:
+        body["at"] = at.isoformat() if at else None
+    if asked("border_rule"):
+        body["border_rule"] = BORDER_RULE
+    return _json(body)
 
 
 class UnitRefOut(BaseModel):
@@ -170,6 +255,7 @@ class SearchCandidate(BaseModel):
     "/search",
     response_model=list[SearchCandidate],
     summary="Name or address → places / 地名地址 → 位置",
+    dependencies=[GEOCODE_SCOPE],
 )
 async def search(
     state: State,

@@ -199,3 +199,114 @@ def test_border_distance_and_neighbour(client, sample):
         "/v1/geocode/reverse", params={"lon": lon, "lat": lat, "tolerance_m": 0.5}
     ).json()
     assert far["border"]["neighbour"] is None
+
+
+# -- fields= -------------------------------------------------------------------------
+
+
+def test_fields_returns_only_what_was_asked(client, sample, test_settings):
+    import h3
+
+    grids = sample.grids
+    g = grids.iloc[200]
+    p = g.geometry.representative_point()
+    want_grid = _expected_codes(grids, np.array([p.x]), np.array([p.y]))[0][0]
+    parent = dict(zip(grids["code"], grids["parent_code"], strict=True))[want_grid]
+    workers = sample.workers[sample.workers["role"] == "worker"]
+    r = client.get(
+        "/v1/geocode/reverse",
+        params={"lon": p.x, "lat": p.y, "fields": "grid, community,people,h3"},
+    )
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    body = r.json()
+    assert set(body) == {
+        "grid",
+        "community",
+        "grid_workers",
+        "grid_leaders",
+        "h3",
+        "boundary_version",
+    }
+    assert body["grid"]["code"] == want_grid
+    assert body["community"]["code"] == parent
+    assert {w["worker_code"] for w in body["grid_workers"]} == set(
+        workers.loc[workers["grid_code"] == want_grid, "worker_id"]
+    )
+    s = test_settings
+    res = (s.h3_heatmap_res, s.h3_patrol_res, s.h3_point_res)
+    assert body["h3"] == {str(r): h3.latlng_to_cell(p.y, p.x, r) for r in res}
+    # `grid` and `boundary_version` always come back; `responsible` with a category.
+    only = client.get(
+        "/v1/geocode/reverse",
+        params={"lon": p.x, "lat": p.y, "fields": "border", "category": "environment"},
+    ).json()
+    assert set(only) == {"grid", "border", "responsible", "boundary_version"}
+    assert only["grid"]["code"] == want_grid and only["border"]["distance_m"] > 0
+    special = sample.special_grids
+    assert only["responsible"]["code"] in {want_grid, *special.loc[special.covers(p), "code"]}
+
+
+def test_fields_chain_and_the_full_answer(client, sample):
+    p = sample.grids.geometry.iloc[30].representative_point()
+    full = client.get("/v1/geocode/reverse", params={"lon": p.x, "lat": p.y}).json()
+    expected = _expected_codes(sample.grids, np.array([p.x]), np.array([p.y]))[0][0]
+    assert full["grid"]["code"] == expected
+    assert list(full) == [
+        "query",
+        "location",
+        "district",
+        "street",
+        "community",
+        "grid",
+        "special_grids",
+        "grid_workers",
+        "grid_leaders",
+        "responsible",
+        "border",
+        "h3",
+        "boundary_version",
+        "at",
+        "border_rule",
+    ]
+    chain = client.get(
+        "/v1/geocode/reverse", params={"lon": p.x, "lat": p.y, "fields": "chain"}
+    ).json()
+    assert list(chain) == ["district", "street", "community", "grid", "boundary_version"]
+    assert chain["district"]["code"] == sample.district["code"].iloc[0]
+    assert chain["grid"]["code"] == expected
+
+
+@pytest.mark.parametrize("fields", ["grid,colour", "Grid", "grid;h3"])
+def test_unknown_fields_get_422_naming_the_allowed_ones(client, sample, fields):
+    p = sample.grids.geometry.iloc[0].representative_point()
+    r = client.get("/v1/geocode/reverse", params={"lon": p.x, "lat": p.y, "fields": fields})
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["status"] == 422 and body["field"] == "fields" and body["detail_zh"]
+    assert "fields" in body["detail"]
+    for name in ("grid", "community", "people", "h3", "border", "special_grids"):
+        assert name in body["allowed"] and name in body["detail"]
+
+
+def test_reverse_parameters_are_documented(client):
+    op = client.get("/openapi.json").json()["paths"]["/v1/geocode/reverse"]["get"]
+    params = {p["name"]: p for p in op["parameters"]}
+    assert set(params) == {
+        "lon",
+        "lat",
+        "crs",
+        "at",
+        "out_crs",
+        "category",
+        "tolerance_m",
+        "fields",
+    }
+    assert params["lon"]["required"] and params["lat"]["required"]
+    assert not params["fields"]["required"]
+    assert all(p["in"] == "query" and p["description"] for p in params.values())
+    assert params["lat"]["schema"]["maximum"] == 90
+    assert set(params["crs"]["schema"]["enum"]) == {"wgs84", "gcj02", "bd09", "cgcs2000"}
+    assert "people" in params["fields"]["description"]
+    ok = op["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok["$ref"].endswith("ReverseGeocodeResponse")

@@ -298,3 +298,74 @@ def test_border_info_names_the_neighbour_across_a_shared_border(sample_locator):
     assert sample_locator.border_info(0, p.x, p.y, tolerance_m=1) == (d, -1)
     d0, nb0 = sample_locator.border_info(0, *mid, tolerance_m=5)
     assert d0 < 1e-6 and nb0 == across[0]
+
+
+# -- the fast border distance ---------------------------------------------------------
+
+
+def _projected_border_distance(geom, x: float, y: float) -> float:
+    """The documented measure, computed from scratch: the whole border cut into pieces
+    of at most 1e-4°, projected to a transverse Mercator on the WGS-84 ellipsoid with
+    its central meridian at the point's longitude rounded to 0.1°, then the distance."""
+    from pyproj import Transformer
+
+    tm = (
+        f"+proj=tmerc +lat_0=0 +lon_0={round(x, 1)} +k=1 +x_0=0 +y_0=0 +ellps=WGS84 "
+        "+units=m +no_defs"
+    )
+    tr = Transformer.from_crs("EPSG:4326", tm, always_xy=True)
+    border = shapely.segmentize(shapely.boundary(geom), 1e-4)
+    border_m = shapely.transform(border, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
+    return shapely.Point(tr.transform(x, y)).distance(border_m)
+
+
+def test_fast_border_distance_equals_the_full_projection(sample_locator, sample_geoms):
+    from geo.locator_border import border_distance
+
+    rng = np.random.default_rng(11)
+    xy, n_border = border_and_random_points(sample_locator.grids, n=3_000, seed=5)
+    # Vertices and edge midpoints exactly, then nudged off the border by 0–3 m.
+    nudged = xy[:n_border] + rng.normal(0, 1.5e-5, (n_border, 2))
+    pts = np.vstack([xy, nudged])
+    rows = sample_locator.locate_many(pts[:, 0], pts[:, 1])
+    checked = on_border = 0
+    for (x, y), row in zip(pts.tolist(), rows.tolist(), strict=True):
+        if row < 0:
+            continue
+        want = _projected_border_distance(sample_geoms[row], x, y)
+        got = border_distance(sample_locator._edges.of(row), x, y)
+        assert got is not None
+        assert abs(got - want) <= 1e-9, (x, y, row, got, want)
+        checked += 1
+        on_border += want < 1e-3
+    assert checked > 2_500 and on_border > 500
+
+
+def test_fast_border_distance_on_many_edges_and_far_points():
+    from geo.locator_border import FAST_MAX_M, BorderEdges, border_distance
+
+    # A 400-vertex ring (the vectorised pass) around (114, 35) of radius 0.6° (~55 km),
+    # with a hole: far points fall back to the full way, near ones agree with it.
+    ring = shapely.Point(114.0, 35.0).buffer(0.6, quad_segs=100)
+    hole = shapely.Point(114.4, 35.0).buffer(0.01, quad_segs=3)
+    geom = shapely.Polygon(ring.exterior.coords, [hole.exterior.coords])
+    edges = BorderEdges(np.array([geom], dtype=object)).of(0)
+    assert len(edges) > 400
+    for x, y in [(114.59, 35.0), (114.0, 35.595), (114.42, 35.0), (113.4001, 35.0001)]:
+        got = border_distance(edges, x, y)
+        want = _projected_border_distance(geom, x, y)
+        assert got is not None and abs(got - want) <= 1e-9, (x, y, got, want)
+    assert _projected_border_distance(geom, 113.9, 35.0) > FAST_MAX_M
+    assert border_distance(edges, 113.9, 35.0) is None  # far: the full way answers
+    assert border_distance(edges[:0], 114.0, 35.0) is None
+    assert border_distance(edges, 114.0, 80.0) is None  # beyond ±75°
+
+
+def test_border_info_beyond_the_tolerance_uses_the_same_distance(sample_locator, sample_geoms):
+    rng = np.random.default_rng(3)
+    for row in rng.choice(len(sample_geoms), 40, replace=False).tolist():
+        p = sample_geoms[row].representative_point()
+        want = _projected_border_distance(sample_geoms[row], p.x, p.y)
+        assert sample_locator.border_info(row, p.x, p.y, tolerance_m=0) == pytest.approx(
+            (want, -1), abs=1e-9
+        )
