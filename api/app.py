@@ -49,6 +49,18 @@ async def _refresh_loop(state: ServiceState, every_s: float) -> None:
             log.exception("boundary index refresh failed")
 
 
+async def _purge_loop(state: ServiceState, every_s: float) -> None:
+    # Personal data: raw GPS tracks past their keeping time go without anyone asking.
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            deleted = await asyncio.to_thread(state.scheduled_purge)
+            if deleted:
+                log.info("scheduled purge deleted %d raw patrol tracks", deleted)
+        except Exception:  # e.g. PostGIS down: try again next time
+            log.exception("scheduled purge failed")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     use_local_assets("/static")
@@ -62,13 +74,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(state.refresh)
         except Exception:  # start anyway; /healthz reports the database problem
             log.exception("could not build the boundary index at start-up")
-        task = asyncio.create_task(_refresh_loop(state, settings.refresh_seconds))
+        tasks = [asyncio.create_task(_refresh_loop(state, settings.refresh_seconds))]
+        if settings.purge_interval_hours > 0:
+            every = settings.purge_interval_hours * 3600
+            tasks.append(asyncio.create_task(_purge_loop(state, every)))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             engine.dispose()
 
     app = FastAPI(

@@ -18,7 +18,7 @@ from geo.geocode import ReverseGeocoder
 from geo.intake import SpecialIndex
 from geo.locator import GridLocator
 from geo.settings import Settings
-from geo.store import aliases, registers
+from geo.store import aliases, purge, registers
 from geo.store import boundaries as bstore
 
 from api.auth import KeyCache
@@ -96,6 +96,11 @@ class ServiceState:
                 self._history.pop(next(iter(self._history)))
             self._history[version] = geocoder
         return geocoder
+
+    def scheduled_purge(self) -> int | None:
+        """Raw tracks past ``raw_track_days`` deleted (see geo/store/purge.py)."""
+        with self.engine.begin() as conn:
+            return purge.scheduled_purge(conn, self.settings.raw_track_days)
 
     def cached_map(self, key: tuple[str, ...], build) -> str:
         html = self._map_cache.get(key)

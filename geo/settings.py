@@ -128,6 +128,12 @@ class Settings(BaseSettings):
         description="Raw patrol track geometries older than this are purged by `gridmap "
         "purge`; per-cell visits are kept.",
     )
+    purge_interval_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="How often the running service purges raw tracks older than "
+        "raw_track_days on its own (0: only `gridmap purge`).",
+    )
 
     def local_pg_port(self) -> int:
         """The local cluster's port: explicit setting, else the recorded one, else default."""

@@ -58,3 +58,19 @@ def purge_old_tracks(conn: Connection, cutoff: datetime, *, actor: str, keep_day
         detail={"tracks": deleted, "points": found.points, "cutoff": cutoff.isoformat()},
     )
     return deleted
+
+
+# Scheduled purges in several worker processes: whoever holds this lock purges.
+_PURGE_LOCK = 4107990002
+
+
+def scheduled_purge(conn: Connection, keep_days: int) -> int | None:
+    """The purge the service runs on its own; None if another worker is at it, 0 when
+    nothing is old enough (no audit entry then: the log records what was deleted)."""
+    if not conn.execute(select(func.pg_try_advisory_xact_lock(_PURGE_LOCK))).scalar():
+        return None
+    now = conn.execute(select(func.now())).scalar_one()
+    cutoff = cutoff_for(now, keep_days)
+    if count_old_tracks(conn, cutoff).tracks == 0:
+        return 0
+    return purge_old_tracks(conn, cutoff, actor="scheduled purge", keep_days=keep_days)
