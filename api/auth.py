@@ -194,6 +194,30 @@ def require_unit_code(caller: Caller, chain_unit_ids, code: str) -> None:
         )
 
 
+def area_within_jurisdiction(
+    caller: Caller, conn, street: str | None, community: str | None
+) -> tuple[str | None, str | None]:
+    """The street/community filter of an area view (dashboard, heat), held to the
+    caller's jurisdiction: a requested area must lie inside it; none requested means
+    the caller's own street or community."""
+    from geo.store import boundaries as bstore
+
+    if not caller.unit_ids:
+        return street, community
+    asked = community or street
+    if asked:
+        require_unit_code(caller, bstore.chain_unit_ids(conn, asked), asked)
+        return street, community
+    own = bstore.live_levels_codes(conn, caller.unit_ids)
+    if len(own) == 1 and own[0][0] in ("street", "community"):
+        level, code = own[0]
+        return (code, None) if level == "street" else (None, code)
+    raise Forbidden(
+        "this key sees only part of the district: choose a street or community inside it",
+        "该密钥只能查看部分辖区：请选择其管辖范围内的街道或社区",
+    )
+
+
 def require_own_worker(caller: Caller, worker_code: str) -> None:
     """A grid worker writes only their own tracks and reports."""
     if caller.role == "grid_worker" and worker_code != caller.worker_code:

@@ -22,6 +22,7 @@ from geo.settings import Settings
 from geo.store import boundaries as bstore
 from geo.store.dashboard import DashboardFilters, dashboard_data_token, dashboard_figures
 
+from api.auth import CallerDep, area_within_jurisdiction
 from api.deps import State
 from api.routers.heat import check_categories
 from web_map.basemap import Basemap, resolve_basemap
@@ -87,6 +88,7 @@ def render_dashboard(
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(
     state: State,
+    caller: CallerDep,
     start: Annotated[str | None, Query(alias="from", description="First day (Beijing)")] = None,
     end: Annotated[str | None, Query(alias="to", description="Last day (Beijing)")] = None,
     days: Annotated[int, Query(ge=1, le=366, description="window length in days")] = 30,
@@ -97,6 +99,9 @@ def dashboard(
     lang: Annotated[Literal["zh", "en"] | None, Query()] = None,
 ) -> HTMLResponse:
     lang = lang or state.settings.default_lang
+    if caller.unit_ids:  # a scoped key sees its own street or community only
+        with state.engine.connect() as conn:
+            street, community = area_within_jurisdiction(caller, conn, street, community)
     geocoder = state.geocoder
     version = geocoder.version if geocoder else ""
     # Empty form fields arrive as "": they mean "no filter".

@@ -13,7 +13,7 @@ from geo.errors import InvalidInput
 from geo.incidents import DEFAULT_CATEGORIES
 from geo.store import heat as hstore
 
-from api.auth import require_scope
+from api.auth import CallerDep, area_within_jurisdiction, require_scope
 from api.deps import State
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
@@ -99,6 +99,7 @@ def _window_json(w: heat.Window) -> dict:
 )
 def incident_heat(
     state: State,
+    caller: CallerDep,
     res: Annotated[
         int | None, Query(ge=heat.MIN_RES, le=heat.MAX_RES, description="H3 resolution 7–12")
     ] = None,
@@ -125,6 +126,7 @@ def incident_heat(
     res = res or state.settings.h3_heatmap_res
     categories = check_categories(category, state.case_rules.categories)
     with state.engine.connect() as conn:
+        street, community = area_within_jurisdiction(caller, conn, street, community)
         f = hstore.heat_figures(
             conn,
             res=res,

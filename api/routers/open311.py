@@ -20,7 +20,7 @@ from geo.intake import place_incidents
 from geo.store import activity
 from geo.store.models import Incident
 
-from api.auth import require_scope
+from api.auth import CallerDep, require_scope, require_unit
 from api.deps import Geocoder, State
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"], dependencies=[require_scope("intake")])
@@ -148,6 +148,7 @@ def create_request(
 @router.get("/requests.json", summary="Open311 query requests")
 def list_requests(
     state: State,
+    caller: CallerDep,
     service_request_id: Annotated[str | None, Query()] = None,
     service_code: Annotated[str | None, Query()] = None,
     status: Annotated[str | None, Query(pattern="^(open|closed)$")] = None,
@@ -168,6 +169,14 @@ def list_requests(
         q = q.where(Incident.reported_at >= start_date)
     if end_date:
         q = q.where(Incident.reported_at <= end_date)
+    if caller.unit_ids:  # only cases inside the caller's jurisdiction
+        units = list(caller.unit_ids)
+        q = q.where(
+            Incident.grid_unit_id.in_(units)
+            | Incident.community_unit_id.in_(units)
+            | Incident.street_unit_id.in_(units)
+            | Incident.district_unit_id.in_(units)
+        )
     with state.engine.connect() as conn:
         ids = conn.execute(q).scalars().all()
         rules = state.case_rules
@@ -178,9 +187,13 @@ def list_requests(
 
 
 @router.get("/requests/{request_id}.json", summary="Open311 one request")
-def get_request(state: State, request_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> list[dict]:
+def get_request(
+    state: State, caller: CallerDep, request_id: Annotated[int, Path(ge=1, le=2**63 - 1)]
+) -> list[dict]:
     with state.engine.connect() as conn:
         d = activity.incident_detail(conn, request_id, state.case_rules.time_limits_h)
     if d is None:
         raise NotFound(f"request {request_id} does not exist", f"诉求 {request_id} 不存在")
+    chain = [(d[k] or {}).get("id") for k in ("grid", "community", "street", "district")]
+    require_unit(caller, chain, what=f"request {request_id}", what_zh=f"诉求 {request_id}")
     return [_request_json(d, state.case_rules.categories)]

@@ -352,3 +352,12 @@ def chain_unit_ids(conn: Connection, code: str) -> list[int]:
         {"code": code},
     ).scalars()
     return [int(u) for u in rows]
+
+
+def live_levels_codes(conn: Connection, unit_ids) -> list[tuple[str, str]]:
+    """(level, code) of the live units with these stable ids."""
+    v = AdminUnitVersion
+    rows = conn.execute(
+        select(v.level, v.code).where(v.unit_id.in_(list(unit_ids)), _in_force(v, None))
+    )
+    return [(lvl, code) for lvl, code in rows]

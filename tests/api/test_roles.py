@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -211,3 +212,40 @@ def test_supervisor_cannot_see_or_change_other_streets_incidents(client, db_engi
         headers=auth(key_a),
     )
     assert r.status_code in (403, 404)
+
+
+def test_area_views_and_open311_stay_inside_the_jurisdiction(client, db_engine, streets):
+    a, b = streets
+    sup = make_key(db_engine, name="A街道监督3", role="supervisor", unit_codes=[a])
+    hotline = make_key(db_engine, name="A街道热线", scopes=["intake"], unit_codes=[a], role="app")
+    # Heat: without a filter the supervisor gets exactly street A's view; B is refused.
+    own = client.get("/v1/incidents/heat", headers=auth(sup))
+    assert own.status_code == 200
+    assert own.json() == client.get("/v1/incidents/heat", params={"street": a}).json()
+    assert (
+        client.get("/v1/incidents/heat", params={"street": b}, headers=auth(sup)).status_code == 403
+    )
+    # Dashboard: street B refused; the own page carries no grid of street B.
+    assert client.get("/dashboard", params={"street": b}, headers=auth(sup)).status_code == 403
+    page = client.get("/dashboard", headers=auth(sup))
+    assert page.status_code == 200
+    assert re.search(rf"{b}\d{{6}}", page.text) is None
+    assert re.search(rf"{a}\d{{6}}", page.text) is not None
+    # Open311: a hotline key scoped to street A lists and reads only A's requests.
+    listed = client.get("/open311/v2/requests.json", headers=auth(hotline)).json()
+    ids = [int(r["service_request_id"]) for r in listed]
+    with db_engine.connect() as conn:
+        streets_of = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT i.id, s.code FROM incident i JOIN admin_unit_version s"
+                    " ON s.unit_id = i.street_unit_id AND s.valid_from IS NOT NULL"
+                    " AND s.valid_to IS NULL WHERE i.id = ANY(:ids) OR s.code = :b"
+                ),
+                {"ids": ids, "b": b},
+            ).all()
+        )
+    assert ids and all(streets_of[i] == a for i in ids)
+    in_b = next(i for i, s in streets_of.items() if s == b)
+    r = client.get(f"/open311/v2/requests/{in_b}.json", headers=auth(hotline))
+    assert r.status_code == 404
