@@ -8,21 +8,17 @@ and two runs at once do not disturb each other.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from geo.settings import PROJECT_ROOT, Settings
+from geo.settings import Settings
 from geo.store import migrate
 from geo.store.cluster import LocalCluster, drop_database, ensure_database
 from geo.store.db import make_engine
+
+from tests.server import serve
 
 TEST_DB = f"gridmap_test_{os.getpid()}"
 
@@ -122,64 +118,10 @@ def client(loaded, test_settings):
         yield c
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serve(database: str, test_settings, log_dir: Path, **env_extra: str):
-    """Run the real service under uvicorn on a loopback port, in its own process."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}
-    env.update(
-        GRIDMAP_PG_DATABASE=database,
-        GRIDMAP_PG_PORT=str(test_settings.local_pg_port()),
-        GRIDMAP_PG_DIR=str(test_settings.pg_dir),
-        **env_extra,
-    )
-    log = log_dir / "server.log"
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "api.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start:\n{Path(log).read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-
-
 @pytest.fixture(scope="session")
 def live_server(loaded, test_settings, tmp_path_factory):
     """The real service on the shared test database."""
-    with serve(TEST_DB, test_settings, tmp_path_factory.mktemp("server")) as base:
+    with serve(test_settings, tmp_path_factory.mktemp("server")) as base:
         yield base
 
 
@@ -206,5 +148,5 @@ def edit_db(cluster, test_settings, db_url, tmp_path_factory):
 def edit_server(edit_db, tmp_path_factory):
     """The real service on the edits database (tests there may commit)."""
     settings, _engine = edit_db
-    with serve(settings.pg_database, settings, tmp_path_factory.mktemp("edit-server")) as base:
+    with serve(settings, tmp_path_factory.mktemp("edit-server")) as base:
         yield base

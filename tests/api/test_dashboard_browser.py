@@ -6,13 +6,9 @@ point-in-polygon on the sample district.
 """
 
 import json
-import os
 import re
-import socket
 import sqlite3
 import struct
-import subprocess
-import sys
 import time
 import zlib
 from datetime import date, datetime, timedelta, timezone
@@ -27,9 +23,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from geo.crs import wgs84_to_gcj02
-from geo.settings import PROJECT_ROOT
 
 from api.app import create_app
+from tests.server import serve
 from tests.web_map.browser import load_page
 
 pytestmark = pytest.mark.browser
@@ -398,37 +394,10 @@ def tile_server(loaded, test_settings, tmp_path_factory, sample):
         path = folder / str(z) / str(x) / f"{y}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(png)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}
-    env.update(
-        GRIDMAP_PG_DATABASE=test_settings.pg_database,
-        GRIDMAP_PG_PORT=str(test_settings.local_pg_port()),
-        GRIDMAP_PG_DIR=str(test_settings.pg_dir),
-        GRIDMAP_BASEMAP="local",
-        GRIDMAP_BASEMAP_URL=str(folder),
-    )
-    log = folder / "server.log"
-    cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port", str(port)]
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+    with serve(
+        test_settings, folder, GRIDMAP_BASEMAP="local", GRIDMAP_BASEMAP_URL=str(folder)
+    ) as base:
         yield base, folder, png
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_local_tile_folder_is_served_by_the_app(tile_server):
@@ -445,7 +414,12 @@ def test_local_tile_folder_is_served_by_the_app(tile_server):
     assert httpx.get(f"{base}/dashboard", params={"lang": "en"}, timeout=120).status_code == 200
     report = load_page(f"{base}/dashboard?lang=en", screenshot=shot, timeout_s=90)
     print(f"screenshot (local tiles): {shot}")
-    assert report.problems == []
+    # Leaflet cancels tiles it no longer needs when the view settles (fitBounds): those
+    # show as ERR_ABORTED and are not failures; anything else is.
+    problems = [
+        p for p in report.problems if not ("/basemap/" in p and p.endswith("net::ERR_ABORTED"))
+    ]
+    assert problems == []
     tiles = [u for u in report.requests if "/basemap/" in u]
     assert tiles and all(u.startswith(base) for u in report.requests if not u.startswith("data:"))
 

@@ -10,34 +10,24 @@ against it in a subprocess, and stops and starts that cluster.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import text
 
-from geo.settings import PROJECT_ROOT, Settings
+from geo.settings import Settings
 from geo.store import migrate
 from geo.store.cluster import LocalCluster
 from geo.store.db import make_engine
 
+from tests.server import serve
+
 pytestmark = pytest.mark.db
 
 LON, LAT = 113.894073, 35.368217  # inside the sample district
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -68,43 +58,10 @@ def own_cluster(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(own_cluster, tmp_path_factory):
-    cluster, settings = own_cluster
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}
-    env.update(
-        GRIDMAP_PG_DATABASE=settings.pg_database,
-        GRIDMAP_PG_PORT=str(cluster.port),
-        GRIDMAP_PG_DIR=str(settings.pg_dir),
-        GRIDMAP_REFRESH_SECONDS="0.5",
-    )
-    log = tmp_path_factory.mktemp("outage-server") / "server.log"
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory"),
-                *("--host", "127.0.0.1", "--port", str(port)),
-            ],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start:\n{Path(log).read_text()[-3000:]}")
-            time.sleep(0.3)
+    _cluster, settings = own_cluster
+    log_dir = tmp_path_factory.mktemp("outage-server")
+    with serve(settings, log_dir, GRIDMAP_REFRESH_SECONDS="0.5") as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def _incident(ext: str) -> dict:

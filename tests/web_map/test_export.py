@@ -151,5 +151,5 @@ def test_cli_writes_the_file_and_refuses_bad_options(loaded, test_settings, tmp_
     bad = CliRunner().invoke(app, ["map", "dashboard", "--out", str(out), "--category", "nope"])
     assert bad.exit_code != 0
     assert "nope" in bad.output
-    with pytest.raises(KeyError, match="planner"):
-        export_page("planner", out, settings=test_settings, builders=BUILDERS)
+    with pytest.raises(KeyError, match="atlas"):
+        export_page("atlas", out, settings=test_settings, builders=BUILDERS)
