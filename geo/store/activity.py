@@ -24,6 +24,7 @@ from geo.store.models import (
     GridWorker,
     Incident,
     IncidentTransition,
+    PatrolTrack,
     PatrolVisit,
     SpecialGrid,
 )
@@ -99,22 +100,12 @@ def incident_ids(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[st
 
 
 _TRACK_COLUMNS = ("worker_id", "mode", "started_at", "ended_at", "point_count", "checksum", "geom")
-_TRACK_TABLE = """
-CREATE TEMP TABLE IF NOT EXISTS patrol_track_in (
-    worker_id bigint, mode text, started_at timestamptz, ended_at timestamptz,
-    point_count integer, checksum text, geom geometry
-) ON COMMIT DELETE ROWS
-"""
-_TRACK_INSERT = f"""
-INSERT INTO patrol_track ({", ".join(_TRACK_COLUMNS)})
-SELECT {", ".join(_TRACK_COLUMNS)} FROM patrol_track_in
-ON CONFLICT (checksum) DO NOTHING
-RETURNING checksum
-"""
+# Serialises track ingests, so "which checksums are new" stays true until our COPY.
+_TRACK_LOCK = 4107990003
 
 
 def _copy_csv(conn: Connection, table: str, columns, frame: pd.DataFrame) -> None:
-    """COPY a frame into a temp table as one CSV buffer (empty field = NULL)."""
+    """COPY a frame into a table as one CSV buffer (empty field = NULL)."""
     buf = io.StringIO()
     frame.to_csv(
         buf, index=False, header=False, columns=list(columns), date_format="%Y-%m-%d %H:%M:%S.%f%z"
@@ -130,17 +121,32 @@ def insert_tracks(conn: Connection, tracks: pd.DataFrame) -> set[str]:
     """Store tracks not stored yet; returns the checksums of the new ones.
 
     ``tracks``: worker_id, mode, started_at, ended_at, point_count, checksum and geom
-    (shapely LineStrings, WGS-84). Goes through COPY with hex EWKB: parsing text WKT
-    for thousands of long lines costs PostGIS more than the rest of the ingest.
+    (shapely LineStrings, WGS-84). The new ones are COPYed straight into the table as
+    hex EWKB (parsed once; WKT, or a staging table, costs PostGIS more than the rest of
+    the ingest); ingests are serialised so no other one adds the same track meanwhile.
     """
     if tracks.empty:
         return set()
-    geoms = shapely.set_srid(np.asarray(tracks["geom"].to_numpy(), dtype=object), STORAGE_SRID)
-    frame = tracks.assign(geom=shapely.to_wkb(geoms, hex=True, include_srid=True))
-    conn.exec_driver_sql(_TRACK_TABLE)
-    conn.exec_driver_sql("TRUNCATE patrol_track_in")
-    _copy_csv(conn, "patrol_track_in", _TRACK_COLUMNS, frame)
-    return {r[0] for r in conn.exec_driver_sql(_TRACK_INSERT)}
+    conn.execute(select(func.pg_advisory_xact_lock(_TRACK_LOCK)))
+    checksums = tracks["checksum"].astype(str)
+    stored = set(
+        conn.execute(
+            select(PatrolTrack.checksum).where(
+                PatrolTrack.checksum.in_(checksums.unique().tolist())
+            )
+        ).scalars()
+    )
+    new = tracks[~checksums.isin(stored)].drop_duplicates("checksum")
+    if new.empty:
+        return set()
+    geoms = shapely.set_srid(np.asarray(new["geom"].to_numpy(), dtype=object), STORAGE_SRID)
+    _copy_csv(
+        conn,
+        "patrol_track",
+        _TRACK_COLUMNS,
+        new.assign(geom=shapely.to_wkb(geoms, hex=True, include_srid=True)),
+    )
+    return set(new["checksum"].astype(str))
 
 
 # Hand-written SQL for the same reason as intake: COPY is several times faster than
@@ -154,16 +160,23 @@ _VISIT_COLUMNS = (
     "last_seen",
     "pass_count",
 )
+# Times travel as integer microseconds since 1970 and days as days since 1970: pandas
+# formats datetimes for CSV slowly (most of the ingest's Python time), integers fast;
+# PostgreSQL turns them back exactly. (A new temp-table name: sessions in a running
+# service may still hold the old definition.)
 _VISIT_TABLE = """
-CREATE TEMP TABLE IF NOT EXISTS patrol_visit_in (
-    h3_cell bigint, day date, worker_id bigint, grid_unit_id bigint,
-    first_seen timestamptz, last_seen timestamptz, pass_count integer
+CREATE TEMP TABLE IF NOT EXISTS patrol_visit_epoch_in (
+    h3_cell bigint, day integer, worker_id bigint, grid_unit_id bigint,
+    first_seen bigint, last_seen bigint, pass_count integer
 ) ON COMMIT DELETE ROWS
 """
 # Sorted like the primary key, so the index is filled in order.
 _VISIT_MERGE = f"""
 INSERT INTO patrol_visit ({", ".join(_VISIT_COLUMNS)})
-SELECT {", ".join(_VISIT_COLUMNS)} FROM patrol_visit_in ORDER BY h3_cell, day, worker_id
+SELECT h3_cell, DATE '1970-01-01' + day, worker_id, grid_unit_id,
+       TIMESTAMPTZ 'epoch' + first_seen * INTERVAL '1 microsecond',
+       TIMESTAMPTZ 'epoch' + last_seen * INTERVAL '1 microsecond', pass_count
+FROM patrol_visit_epoch_in ORDER BY h3_cell, day, worker_id
 ON CONFLICT (h3_cell, day, worker_id) DO UPDATE SET
     first_seen = least(patrol_visit.first_seen, excluded.first_seen),
     last_seen = greatest(patrol_visit.last_seen, excluded.last_seen),
@@ -171,18 +184,34 @@ ON CONFLICT (h3_cell, day, worker_id) DO UPDATE SET
 """
 
 
+def _epoch_us(times: pd.Series) -> np.ndarray:
+    return times.dt.tz_convert("UTC").dt.as_unit("us").array.asi8
+
+
 def add_visits(conn: Connection, visits: pd.DataFrame) -> None:
     """Merge visits (h3_cell, day, worker_id, grid_unit_id, first_seen, last_seen,
     pass_count) into the stored ones: widen the time span, add the passes.
 
-    One row per (cell, day, worker) in ``visits`` (ON CONFLICT may touch a row once).
+    One row per (cell, day, worker) in ``visits`` (ON CONFLICT may touch a row once);
+    first/last seen tz-aware, day a date.
     """
     if visits.empty:
         return
-    frame = visits.assign(grid_unit_id=visits["grid_unit_id"].astype("Int64"))
+    days = pd.to_datetime(pd.Series(visits["day"])).to_numpy().astype("datetime64[D]")
+    frame = pd.DataFrame(
+        {
+            "h3_cell": visits["h3_cell"].to_numpy(),
+            "day": days.astype(np.int64),
+            "worker_id": visits["worker_id"].to_numpy(),
+            "grid_unit_id": visits["grid_unit_id"].astype("Int64").array,  # NA stays empty
+            "first_seen": _epoch_us(visits["first_seen"]),
+            "last_seen": _epoch_us(visits["last_seen"]),
+            "pass_count": visits["pass_count"].to_numpy(),
+        }
+    )
     conn.exec_driver_sql(_VISIT_TABLE)
-    conn.exec_driver_sql("TRUNCATE patrol_visit_in")
-    _copy_csv(conn, "patrol_visit_in", _VISIT_COLUMNS, frame)
+    conn.exec_driver_sql("TRUNCATE patrol_visit_epoch_in")
+    _copy_csv(conn, "patrol_visit_epoch_in", _VISIT_COLUMNS, frame)
     conn.exec_driver_sql(_VISIT_MERGE)
 
 
