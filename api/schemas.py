@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 CRSName = Literal["wgs84", "gcj02", "bd09", "cgcs2000"]
@@ -142,3 +143,8 @@ class HealthResponse(BaseModel):
     live_units: int
     grids_indexed: int
     boundary_version: str
+
+
+# A database id in a path: positive and within BIGINT, so a huge number is a 422 and
+# never reaches PostgreSQL as an out-of-range value (a 500).
+DbId = Annotated[int, Path(ge=1, le=2**63 - 1)]

@@ -13,6 +13,7 @@ from geo.store import aliases as astore
 
 from api.auth import CallerDep, require_scope
 from api.deps import State
+from api.schemas import DbId
 
 router = APIRouter(prefix="/v1", tags=["geocoding"])
 EDIT, READ = require_scope("edit"), require_scope("read")
@@ -47,7 +48,7 @@ def add_alias(state: State, caller: CallerDep, body: AliasIn) -> dict:
 
 
 @router.delete("/aliases/{alias_id}", status_code=204, dependencies=[EDIT])
-def delete_alias(state: State, caller: CallerDep, alias_id: int) -> None:
+def delete_alias(state: State, caller: CallerDep, alias_id: DbId) -> None:
     with state.engine.begin() as conn:
         astore.delete_alias(conn, alias_id, actor=caller.name)
     state.refresh()

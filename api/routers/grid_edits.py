@@ -27,7 +27,7 @@ from geo.store import grid_edits as edits
 
 from api.auth import CallerDep, require_scope, require_unit_code
 from api.deps import State
-from api.schemas import CRSName
+from api.schemas import CRSName, DbId
 
 router = APIRouter(prefix="/v1", tags=["grid edits"])
 EDIT, READ = require_scope("edit"), require_scope("read")
@@ -317,7 +317,7 @@ def unit_versions(state: State, code: str):
 def unit_version(
     state: State,
     code: str,
-    version_id: int,
+    version_id: DbId,
     crs: Annotated[CRSName, Query(description="CRS of the returned geometry")] = "wgs84",
 ):
     with state.engine.connect() as conn:

@@ -20,7 +20,7 @@ from geo.store import ledgers as lstore
 
 from api.auth import CallerDep, require_scope, require_unit, require_unit_code
 from api.deps import State
-from api.schemas import Coordinate, CRSName
+from api.schemas import Coordinate, CRSName, DbId
 
 router = APIRouter(prefix="/v1/registers", tags=["registers"])
 EDIT, READ = require_scope("edit"), require_scope("read")
@@ -328,7 +328,7 @@ def list_compounds(
 
 
 @router.get("/compounds/{compound_id}", response_model=CompoundOut, dependencies=[READ])
-def get_compound(state: State, compound_id: int, crs: CRSName = "wgs84") -> CompoundOut:
+def get_compound(state: State, compound_id: DbId, crs: CRSName = "wgs84") -> CompoundOut:
     with state.engine.connect() as conn:
         return _compound_out(registers.get_compound(conn, compound_id), crs)
 
@@ -345,7 +345,7 @@ def create_compound(state: State, body: Annotated[CompoundIn, Body()]) -> Compou
 
 @router.patch("/compounds/{compound_id}", response_model=CompoundOut, dependencies=[EDIT])
 def update_compound(
-    state: State, compound_id: int, body: Annotated[CompoundPatch, Body()]
+    state: State, compound_id: DbId, body: Annotated[CompoundPatch, Body()]
 ) -> CompoundOut:
     """Change fields or move the compound (the grid is recomputed)."""
     changes = body.model_dump(include=set(registers.COMPOUND_FIELDS), exclude_unset=True)
@@ -368,7 +368,7 @@ def update_compound(
 @router.delete("/compounds/{compound_id}", status_code=204, dependencies=[EDIT])
 def delete_compound(
     state: State,
-    compound_id: int,
+    compound_id: DbId,
     actor: Annotated[str, Query(min_length=1, max_length=200)],
     reason: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> Response:
@@ -541,7 +541,7 @@ def list_unplaced(state: State) -> list[UnplacedOut]:
 )
 def place_unplaced(
     state: State,
-    unplaced_id: int,
+    unplaced_id: DbId,
     location: Annotated[LocationIn, Body()],
     actor: Annotated[str, Query(min_length=1, max_length=200)],
 ) -> CompoundOut:
@@ -580,7 +580,7 @@ def campaign_progress(
 @router.get(
     "/compounds/{compound_id}/governance", response_model=GovernanceOut, dependencies=[READ]
 )
-def get_governance(state: State, compound_id: int) -> GovernanceOut:
+def get_governance(state: State, compound_id: DbId) -> GovernanceOut:
     with state.engine.connect() as conn:
         return GovernanceOut(**campaign.get_governance(conn, compound_id))
 
@@ -589,7 +589,7 @@ def get_governance(state: State, compound_id: int) -> GovernanceOut:
     "/compounds/{compound_id}/governance", response_model=GovernanceOut, dependencies=[EDIT]
 )
 def put_governance(
-    state: State, compound_id: int, body: Annotated[GovernanceIn, Body()]
+    state: State, compound_id: DbId, body: Annotated[GovernanceIn, Body()]
 ) -> GovernanceOut:
     """Record issues, the management mode, the owners' committee, works and 销号."""
     record = body.model_dump(exclude={"actor", "reason"}, mode="json")
