@@ -16,10 +16,10 @@ import shapely
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from shapely.geometry import mapping, shape
+from shapely.geometry import mapping
 
-from geo.crs import geometry_from_wgs84, geometry_to_wgs84
-from geo.errors import InvalidInput, VersionRequired
+from geo.crs import geometry_from_wgs84
+from geo.errors import InvalidInput
 from geo.geocode import mask_phone
 from geo.store import audit, history, special_edits
 from geo.store import boundaries as bstore
@@ -27,6 +27,7 @@ from geo.store import grid_edits as edits
 
 from api.auth import CallerDep, require_scope, require_unit_code
 from api.deps import State
+from api.edit_input import etags, geometry_in
 from api.schemas import CRSName, DbId
 
 router = APIRouter(prefix="/v1", tags=["grid edits"])
@@ -83,44 +84,8 @@ class RevertIn(EditIn):
     version_id: int = Field(description="The earlier version whose shape comes back")
 
 
-def _geometry(doc: dict, crs: str, field: str):
-    try:
-        geom = shape(doc)
-    except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException) as e:
-        raise InvalidInput(
-            f"{field} is not a GeoJSON geometry ({e}); send {{'type': ..., 'coordinates': ...}}",
-            f"{field} 不是有效的 GeoJSON 几何（{e}）",
-            field=field,
-        ) from None
-    if geom.is_empty or not np.isfinite(shapely.get_coordinates(geom)).all():
-        raise InvalidInput(
-            f"{field} is empty or has non-finite coordinates", f"{field} 为空或含非法坐标"
-        )
-    return geometry_to_wgs84(geom, crs)
-
-
-def _etags(header: str | None) -> set[int]:
-    if not header:
-        raise VersionRequired(
-            "send If-Match with the ETag of each grid you edit (GET /v1/grids/{code}); "
-            "without it your save could overwrite a colleague's edit unseen",
-            "请在 If-Match 中提供所编辑网格的 ETag（GET /v1/grids/{code}），以免覆盖他人的修改",
-        )
-    tags = set()
-    for part in header.split(","):
-        token = part.strip().removeprefix("W/").strip('"')
-        if not token.isdigit():
-            raise InvalidInput(
-                f"If-Match {part.strip()!r} is not an ETag of this service (a quoted number)",
-                f"If-Match {part.strip()!r} 不是本服务的 ETag（带引号的数字）",
-                field="If-Match",
-            )
-        tags.add(int(token))
-    return tags
-
-
 def _run(state, caller, body: EditIn, codes: list[str], if_match, dry_run: bool, op, *args, **kw):
-    tags = _etags(if_match)
+    tags = etags(if_match)
     author = body.author if caller.anonymous and body.author else caller.name
     with state.engine.begin() as conn:
         for code in [*codes, *kw.pop("_also_check", [])]:  # a planner edits their own units
@@ -200,7 +165,7 @@ def reshape_grid(
     dry_run: DryRun = False,
 ):
     """Give a grid a new shape; neighbours follow (mode=clip) or the edit is refused."""
-    geom = _geometry(body.geometry, body.crs, "geometry")
+    geom = geometry_in(body.geometry, body.crs, "geometry")
     return _run(
         state, caller, body, [code], if_match, dry_run, edits.reshape, code, geom, mode=body.mode
     )
@@ -216,7 +181,7 @@ def split_grid(
     dry_run: DryRun = False,
 ):
     """Cut a grid in two along a line; the smaller part gets a newly allocated code."""
-    line = _geometry(body.line, body.crs, "line")
+    line = geometry_in(body.line, body.crs, "line")
     return _run(
         state,
         caller,
@@ -263,7 +228,7 @@ def move_border(
     dry_run: DryRun = False,
 ):
     """Redraw the border between two neighbouring grids; both follow."""
-    line = _geometry(body.line, body.crs, "line")
+    line = geometry_in(body.line, body.crs, "line")
     a, b = body.grids
     return _run(state, caller, body, [a, b], if_match, dry_run, edits.move_border, a, b, line)
 
@@ -450,7 +415,7 @@ def create_special_grid(
     """Draw a new special grid (must lie inside the district)."""
     if body.geometry is None:
         raise InvalidInput("geometry is required", "必须提供几何 geometry", field="geometry")
-    geom = _geometry(body.geometry, body.crs, "geometry")
+    geom = geometry_in(body.geometry, body.crs, "geometry")
     author = body.author if caller.anonymous and body.author else caller.name
     with state.engine.begin() as conn:
         out = special_edits.save(
@@ -478,8 +443,8 @@ def replace_special_grid(
     dry_run: DryRun = False,
 ):
     """Change a special grid's shape and/or attributes (fields left out stay)."""
-    tags = _etags(if_match)
-    geom = _geometry(body.geometry, body.crs, "geometry") if body.geometry else None
+    tags = etags(if_match)
+    geom = geometry_in(body.geometry, body.crs, "geometry") if body.geometry else None
     author = body.author if caller.anonymous and body.author else caller.name
     with state.engine.begin() as conn:
         out = special_edits.save(
@@ -507,7 +472,7 @@ def delete_special_grid(
     dry_run: DryRun = False,
 ):
     """Close a special grid; it stays in the history."""
-    tags = _etags(if_match)
+    tags = etags(if_match)
     with state.engine.begin() as conn:
         out = special_edits.delete(
             conn, code, if_match=tags, author=caller.name, reason=reason, dry_run=dry_run

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import shapely
 from fastapi import APIRouter, Body, Header, Request, Response
-from shapely.geometry import shape
 
 from geo import ogc
 from geo.errors import InvalidInput, NotFound, VersionRequired
@@ -24,7 +23,7 @@ from geo.store.boundaries import units_frame
 
 from api.auth import CallerDep, require_scope
 from api.deps import State
-from api.routers.grid_edits import _etags
+from api.edit_input import etags, geometry_in
 
 router = APIRouter(prefix="/ogc", tags=["OGC API – Features"], dependencies=[require_scope("edit")])
 DEFAULT_REASON = "edited through OGC API – Features"
@@ -60,14 +59,7 @@ def _feature(body: dict, content_crs: str | None) -> tuple[dict, Any]:
         )
     geom = None
     if body.get("geometry") is not None:
-        try:
-            geom = shape(body["geometry"])
-        except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException) as e:
-            raise InvalidInput(
-                f"geometry is not GeoJSON ({e})",
-                f"geometry 不是有效的 GeoJSON（{e}）",
-                field="geometry",
-            ) from None
+        geom = geometry_in(body["geometry"], "wgs84", "geometry")  # axes fixed below
         crs = ogc.parse_crs(content_crs.strip("<>") if content_crs else None, param="Content-Crs")
         if crs.lat_first:  # EPSG:4326 / 4490 as their definitions say: latitude first
             geom = shapely.transform(geom, lambda xy: xy[:, ::-1])
@@ -76,7 +68,7 @@ def _feature(body: dict, content_crs: str | None) -> tuple[dict, Any]:
 
 def _conditions(state, if_match: str | None) -> set[int] | None:
     if if_match:
-        return _etags(if_match)
+        return etags(if_match)
     if state.settings.ogc_unconditional_writes:
         return None
     raise VersionRequired(

@@ -231,19 +231,24 @@ def import_compounds(
         conn.execute(delete(LedgerUnplaced).where(LedgerUnplaced.source_key.in_(placed)))
     set_compound_grids(conn, written)
     outcome.committed = True
+    _audit_import(conn, outcome, reports, actor=actor, entity="compound", ledger=ledger_name)
+    return outcome
+
+
+def _audit_import(conn, outcome, reports, *, actor: str, entity: str, ledger: str) -> None:
+    """One audit entry for an import that changed something: counts and changed keys."""
     if outcome.changed:
         outcome.audit_id = audit.record(
             conn,
             actor=actor,
             action="ledger.import",
-            entity="compound",
-            ref=ledger_name,
+            entity=entity,
+            ref=ledger,
             detail={
                 "counts": outcome.counts,
                 "changed": [r.key for r in reports if r.action in ("new", "changed")][:500],
             },
         )
-    return outcome
 
 
 def _same(before: dict, after: dict) -> str:
@@ -425,18 +430,7 @@ def import_workers(
             continue
         set_worker(conn, rec.key, rec.name, rec.role, rec.phone, rec.unit_ids)
     outcome.committed = True
-    if outcome.changed:
-        outcome.audit_id = audit.record(
-            conn,
-            actor=actor,
-            action="ledger.import",
-            entity="worker",
-            ref=ledger_name,
-            detail={
-                "counts": outcome.counts,
-                "changed": [r.key for r in reports if r.action in ("new", "changed")][:500],
-            },
-        )
+    _audit_import(conn, outcome, reports, actor=actor, entity="worker", ledger=ledger_name)
     return outcome
 
 
