@@ -29,7 +29,8 @@ SLOW = ("/open311/v2/requests.json",)
 
 SETTINGS = settings(
     max_examples=4,
-    deadline=5000,  # ms per generated request
+    deadline=None,  # speed is measured in benchmarks/, not asserted: a slow first call (cold
+    # caches, a busy CI machine) must not read as a flaky failure
     derandomize=True,  # the same examples every run: a failure is reproducible
     database=None,
     phases=[Phase.explicit, Phase.generate],
