@@ -33,7 +33,7 @@ from api.routers import (
     tiles,
 )
 from api.security import install_security
-from api.state import ServiceState
+from api.state import ServiceState, settle_heap
 from web_map.assets import STATIC_DIR, use_local_assets
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,8 @@ async def _refresh_loop(state: ServiceState, every_s: float) -> None:
     while True:
         await asyncio.sleep(every_s)
         try:
-            await asyncio.to_thread(state.refresh)
+            if await asyncio.to_thread(state.refresh):
+                settle_heap()
         except Exception:  # a DB hiccup must not kill the loop; the next round retries
             log.exception("boundary index refresh failed")
 
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(state.refresh)
         except Exception:  # start anyway; /healthz reports the database problem
             log.exception("could not build the boundary index at start-up")
+        settle_heap()
         tasks = [asyncio.create_task(_refresh_loop(state, settings.refresh_seconds))]
         if settings.purge_interval_hours > 0:
             every = settings.purge_interval_hours * 3600
@@ -87,7 +89,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await task
             engine.dispose()
 
+    # FastAPI's native OpenTelemetry looks up the global providers on every request;
+    # off unless the operator turns it on (GRIDMAP_OTEL=1 with an OTel SDK configured).
+    otel = settings.otel
     app = FastAPI(
+        telemetry={"tracing": otel, "metrics": otel, "logs": otel},
         title="网格地图服务 Grid map service",
         summary="Four-level grid map, geocoding, incidents and patrols for grid-based governance.",
         version="0.1.0",
@@ -114,4 +120,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tiles.router)
     app.include_router(registers.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # The hottest endpoint first, as a plain route (see geocode.lean_routes).
+    app.router.routes[:0] = geocode.lean_routes()
     return app

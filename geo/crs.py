@@ -156,6 +156,26 @@ def from_wgs84(lon, lat, crs: str | CRS) -> tuple[np.ndarray, np.ndarray]:
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
 
+_SAME_AS_WGS84 = frozenset({CRS.wgs84, CRS.cgcs2000, "wgs84", "cgcs2000"})
+
+
+def point_to_wgs84(lon: float, lat: float, crs: str | CRS) -> tuple[float, float]:
+    """One point: :func:`to_wgs84` as two floats (no arrays for the common WGS-84 case,
+    which the single-point lookup meets on most requests)."""
+    if crs in _SAME_AS_WGS84:
+        return float(lon), float(lat)
+    x, y = to_wgs84(lon, lat, crs)
+    return float(x), float(y)
+
+
+def point_from_wgs84(lon: float, lat: float, crs: str | CRS) -> tuple[float, float]:
+    """One point: :func:`from_wgs84` as two floats."""
+    if crs in _SAME_AS_WGS84:
+        return float(lon), float(lat)
+    x, y = from_wgs84(lon, lat, crs)
+    return float(x), float(y)
+
+
 def geometry_to_wgs84(geom, crs: str | CRS):
     """A shapely geometry (or array) given in ``crs``, with every vertex in WGS-84."""
     crs = parse_crs(crs)

@@ -6,6 +6,7 @@ caller's CRS before and shapes the answer after.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -34,7 +35,7 @@ def mask_phone(phone: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class ReverseResult:
-    chain: dict[str, UnitRef | None]
+    chain: Mapping[str, UnitRef | None]
     workers: list[Person]
     leaders: list[Person]
     h3: dict[int, int]  # empty when not asked for

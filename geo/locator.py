@@ -29,7 +29,9 @@ exactness. Measurements: ``benchmarks/results_reverse.md``.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import geopandas as gpd
 import numpy as np
@@ -100,6 +102,7 @@ class GridLocator:
                 chains[i, rank[self.units[cur].level]] = cur
                 cur = parent_of.get(cur)
         self._chains = chains
+        self._chain_dicts: dict[int, MappingProxyType] = {}  # filled as rows are asked for
         self.build_seconds = time.perf_counter() - started
 
     def _warm_up(self) -> None:
@@ -126,13 +129,20 @@ class GridLocator:
         """Row index of the grid covering one point, -1 if none."""
         return self._index.lookup_one(float(lon), float(lat))
 
-    def chain(self, row: int) -> dict[str, UnitRef | None]:
-        """The grid at ``row`` and its ancestors, keyed by level."""
-        ids = self._chains[row]
-        return {
-            lvl: (self.units.get(int(ids[i])) if ids[i] >= 0 else None)
-            for i, lvl in enumerate(LEVELS)
-        }
+    def chain(self, row: int) -> Mapping[str, UnitRef | None]:
+        """The grid at ``row`` and its ancestors, keyed by level (read-only, cached: the
+        single-point lookup asks for it on every request)."""
+        found = self._chain_dicts.get(row)
+        if found is None:
+            ids = self._chains[row].tolist()
+            found = MappingProxyType(
+                {
+                    lvl: (self.units.get(ids[i]) if ids[i] >= 0 else None)
+                    for i, lvl in enumerate(LEVELS)
+                }
+            )
+            self._chain_dicts[row] = found
+        return found
 
     def chain_ids(self, rows: np.ndarray) -> np.ndarray:
         """Unit ids, n × 4 in the order grid, community, street, district; -1 if none."""

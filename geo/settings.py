@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     refresh_seconds: float = Field(
         default=10.0, description="How often each worker checks for new live boundaries."
     )
+    otel: bool = Field(
+        default=False,
+        description="FastAPI's native OpenTelemetry traces, metrics and logs (needs an "
+        "OpenTelemetry SDK configured in the process); off, it costs nothing per request.",
+    )
     case_rules_file: Path | None = Field(
         default=None,
         description="TOML/JSON file with the district's incident categories, precedence "

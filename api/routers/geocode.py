@@ -21,9 +21,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, ValidationError
+from starlette.routing import Route
 
 from geo import h3cells
-from geo.crs import from_wgs84, to_wgs84
+from geo.crs import point_from_wgs84, point_to_wgs84
 from geo.errors import InvalidInput, NotFound, NotReady, OutsideDistrict
 from geo.geocode import mask_phone
 from geo.incidents import responsible_special
@@ -134,7 +135,7 @@ async def reverse(request: Request) -> Response:
     geocoder = await get_geocoder(request)
     want = wanted_fields(q.fields)
     lon, lat, crs, at, out_crs = q.lon, q.lat, q.crs, q.at, q.out_crs
-    wlon, wlat = (float(v) for v in to_wgs84(lon, lat, crs))
+    wlon, wlat = point_to_wgs84(lon, lat, crs)
     if at is not None:
         if at.tzinfo is None:
             raise InvalidInput(
@@ -191,7 +192,7 @@ async def reverse(request: Request) -> Response:
     if asked("query"):
         body["query"] = {"lon": lon, "lat": lat, "crs": crs}
     if asked("location"):
-        olon, olat = (float(v) for v in from_wgs84(wlon, wlat, out_crs))
+        olon, olat = point_from_wgs84(wlon, wlat, out_crs)
         body["location"] = {"lon": olon, "lat": olat, "crs": out_crs}
     for level in ("district", "street", "community", "grid"):
         if asked(level):
@@ -230,6 +231,16 @@ async def reverse(request: Request) -> Response:
     if asked("border_rule"):
         body["border_rule"] = BORDER_RULE
     return _json(body)
+
+
+def lean_routes() -> list[Route]:
+    """The single-point reverse as a plain Starlette route, for the app to put ahead of
+    its FastAPI routes. The endpoint already reads its query, checks the key and writes
+    its JSON itself, so FastAPI's per-route machinery (dependency solving, the route
+    scan through every included router) only cost time here: about 40 µs of ~150 µs
+    per request, measured in-process. The ``@router.get`` above stays: it documents the
+    endpoint in OpenAPI and is what a request would reach without this route."""
+    return [Route("/v1/geocode/reverse", reverse, methods=["GET"], name="reverse-lean")]
 
 
 class UnitRefOut(BaseModel):
@@ -275,7 +286,7 @@ async def search(
     found = await asyncio.to_thread(gazetteer.search, q, limit, set(kind) if kind else None)
     out = []
     for c in found:
-        x, y = (float(v) for v in from_wgs84(c.lon, c.lat, crs))
+        x, y = point_from_wgs84(c.lon, c.lat, crs)
         chain = {
             lvl: (UnitRefOut(code=v[0], name=v[1]) if v else None) for lvl, v in c.chain.items()
         }
