@@ -40,6 +40,14 @@ def cell_center(cell: int) -> tuple[float, float]:
     return lon, lat
 
 
+def cell_centers(cells) -> tuple[np.ndarray, np.ndarray]:
+    """(lon, lat) arrays of many cells' centres."""
+    to_latlng = h3int.cell_to_latlng
+    ll = np.array([to_latlng(c) for c in np.asarray(cells, dtype=np.int64).tolist()], dtype=float)
+    ll = ll.reshape(-1, 2)
+    return ll[:, 1], ll[:, 0]
+
+
 def cell_boundary(cell: int) -> list[tuple[float, float]]:
     """The cell's boundary ring as (lon, lat) pairs, closed."""
     ring = [(lon, lat) for lat, lon in h3.cell_to_boundary(h3.int_to_str(int(cell)))]

@@ -6,7 +6,6 @@ hash of its fixes, so a repeated upload stores nothing twice.
 
 from __future__ import annotations
 
-import io
 from types import SimpleNamespace
 
 import numpy as np
@@ -17,9 +16,11 @@ from sqlalchemy import Connection, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
 from geo import h3cells, lifecycle
-from geo.errors import NotFound
+from geo.errors import Conflict, NotFound
 from geo.settings import STORAGE_SRID
+from geo.store import pgcopy
 from geo.store.models import (
+    AdminUnit,
     AdminUnitVersion,
     GridWorker,
     Incident,
@@ -104,26 +105,14 @@ _TRACK_COLUMNS = ("worker_id", "mode", "started_at", "ended_at", "point_count", 
 _TRACK_LOCK = 4107990003
 
 
-def _copy_csv(conn: Connection, table: str, columns, frame: pd.DataFrame) -> None:
-    """COPY a frame into a table as one CSV buffer (empty field = NULL)."""
-    buf = io.StringIO()
-    frame.to_csv(
-        buf, index=False, header=False, columns=list(columns), date_format="%Y-%m-%d %H:%M:%S.%f%z"
-    )
-    raw = conn.connection.driver_connection
-    with raw.cursor() as cur:
-        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv, NULL '')"
-        with cur.copy(sql) as cp:
-            cp.write(buf.getvalue().encode())
-
-
 def insert_tracks(conn: Connection, tracks: pd.DataFrame) -> set[str]:
     """Store tracks not stored yet; returns the checksums of the new ones.
 
     ``tracks``: worker_id, mode, started_at, ended_at, point_count, checksum and geom
-    (shapely LineStrings, WGS-84). The new ones are COPYed straight into the table as
-    hex EWKB (parsed once; WKT, or a staging table, costs PostGIS more than the rest of
-    the ingest); ingests are serialised so no other one adds the same track meanwhile.
+    (shapely LineStrings, WGS-84). The new ones are COPYed straight into the table in
+    the binary format, the geometry as EWKB (WKT, hex or a staging table cost PostGIS
+    more than the rest of the ingest); ingests are serialised so no other one adds the
+    same track meanwhile.
     """
     if tracks.empty:
         return set()
@@ -140,12 +129,31 @@ def insert_tracks(conn: Connection, tracks: pd.DataFrame) -> set[str]:
     if new.empty:
         return set()
     geoms = shapely.set_srid(np.asarray(new["geom"].to_numpy(), dtype=object), STORAGE_SRID)
-    _copy_csv(
-        conn,
-        "patrol_track",
-        _TRACK_COLUMNS,
-        new.assign(geom=shapely.to_wkb(geoms, hex=True, include_srid=True)),
+    ewkb = shapely.to_wkb(geoms, include_srid=True)  # geometry's binary COPY form
+    started = pgcopy.timestamptz(new["started_at"]).tolist()
+    ended = pgcopy.timestamptz(new["ended_at"]).tolist()
+    rows = (
+        (
+            pgcopy.int8(w),
+            m.encode(),
+            pgcopy.int8(t0),
+            pgcopy.int8(t1),
+            pgcopy.int4(n),
+            c.encode(),
+            g,
+        )
+        for w, m, t0, t1, n, c, g in zip(
+            new["worker_id"].tolist(),
+            new["mode"].tolist(),
+            started,
+            ended,
+            new["point_count"].tolist(),
+            new["checksum"].astype(str).tolist(),
+            ewkb.tolist(),
+            strict=True,
+        )
     )
+    pgcopy.copy_binary(conn, "patrol_track", _TRACK_COLUMNS, pgcopy.packed_rows(rows))
     return set(new["checksum"].astype(str))
 
 
@@ -160,23 +168,20 @@ _VISIT_COLUMNS = (
     "last_seen",
     "pass_count",
 )
-# Times travel as integer microseconds since 1970 and days as days since 1970: pandas
-# formats datetimes for CSV slowly (most of the ingest's Python time), integers fast;
-# PostgreSQL turns them back exactly. (A new temp-table name: sessions in a running
-# service may still hold the old definition.)
+# Visits travel in PostgreSQL's binary COPY format (geo/store/pgcopy.py): building it
+# is one numpy array, and PostgreSQL reads it without parsing text. (A new temp-table
+# name whenever its columns change: sessions of a running service keep the old one.)
 _VISIT_TABLE = """
-CREATE TEMP TABLE IF NOT EXISTS patrol_visit_epoch_in (
-    h3_cell bigint, day integer, worker_id bigint, grid_unit_id bigint,
-    first_seen bigint, last_seen bigint, pass_count integer
+CREATE TEMP TABLE IF NOT EXISTS patrol_visit_bin_in (
+    h3_cell bigint, day date, worker_id bigint, grid_unit_id bigint,
+    first_seen timestamptz, last_seen timestamptz, pass_count integer
 ) ON COMMIT DELETE ROWS
 """
 # Sorted like the primary key, so the index is filled in order.
 _VISIT_MERGE = f"""
 INSERT INTO patrol_visit ({", ".join(_VISIT_COLUMNS)})
-SELECT h3_cell, DATE '1970-01-01' + day, worker_id, grid_unit_id,
-       TIMESTAMPTZ 'epoch' + first_seen * INTERVAL '1 microsecond',
-       TIMESTAMPTZ 'epoch' + last_seen * INTERVAL '1 microsecond', pass_count
-FROM patrol_visit_epoch_in ORDER BY h3_cell, day, worker_id
+SELECT {", ".join(_VISIT_COLUMNS)}
+FROM patrol_visit_bin_in ORDER BY h3_cell, day, worker_id
 ON CONFLICT (h3_cell, day, worker_id) DO UPDATE SET
     first_seen = least(patrol_visit.first_seen, excluded.first_seen),
     last_seen = greatest(patrol_visit.last_seen, excluded.last_seen),
@@ -184,8 +189,24 @@ ON CONFLICT (h3_cell, day, worker_id) DO UPDATE SET
 """
 
 
-def _epoch_us(times: pd.Series) -> np.ndarray:
-    return times.dt.tz_convert("UTC").dt.as_unit("us").array.asi8
+def _lock_referenced(conn: Connection, model, ids: pd.Series, what: str, what_zh: str) -> None:
+    """What a foreign key's per-row trigger did, once per distinct id: the rows named
+    must exist, and are locked ``FOR KEY SHARE`` so that no one deletes them before
+    this transaction ends (patrol_visit has no foreign keys: migration 0009)."""
+    wanted = {int(i) for i in pd.unique(ids.to_numpy())}
+    if not wanted:
+        return
+    found = set(
+        conn.execute(
+            select(model.id).where(model.id.in_(sorted(wanted))).with_for_update(key_share=True)
+        ).scalars()
+    )
+    missing = sorted(wanted - found)
+    if missing:
+        raise Conflict(
+            f"{what} id(s) {missing[:5]} no longer exist (deleted meanwhile?); upload again",
+            f"{what_zh}编号 {missing[:5]} 已不存在（可能刚被删除）；请重新上传",
+        )
 
 
 def add_visits(conn: Connection, visits: pd.DataFrame) -> None:
@@ -198,20 +219,23 @@ def add_visits(conn: Connection, visits: pd.DataFrame) -> None:
     if visits.empty:
         return
     days = pd.to_datetime(pd.Series(visits["day"])).to_numpy().astype("datetime64[D]")
-    frame = pd.DataFrame(
-        {
-            "h3_cell": visits["h3_cell"].to_numpy(),
-            "day": days.astype(np.int64),
-            "worker_id": visits["worker_id"].to_numpy(),
-            "grid_unit_id": visits["grid_unit_id"].astype("Int64").array,  # NA stays empty
-            "first_seen": _epoch_us(visits["first_seen"]),
-            "last_seen": _epoch_us(visits["last_seen"]),
-            "pass_count": visits["pass_count"].to_numpy(),
-        }
+    grid = visits["grid_unit_id"].astype("Int64")
+    body = pgcopy.fixed_rows(
+        [
+            ("int8", visits["h3_cell"].to_numpy(np.int64), None),
+            ("date", pgcopy.date(days), None),
+            ("int8", visits["worker_id"].to_numpy(np.int64), None),
+            ("int8", grid.fillna(0).to_numpy(np.int64), grid.isna().to_numpy()),
+            ("timestamptz", pgcopy.timestamptz(visits["first_seen"]), None),
+            ("timestamptz", pgcopy.timestamptz(visits["last_seen"]), None),
+            ("int4", visits["pass_count"].to_numpy(np.int64), None),
+        ]
     )
+    _lock_referenced(conn, GridWorker, visits["worker_id"], "grid worker", "网格员")
+    _lock_referenced(conn, AdminUnit, grid.dropna(), "grid", "网格")
     conn.exec_driver_sql(_VISIT_TABLE)
-    conn.exec_driver_sql("TRUNCATE patrol_visit_epoch_in")
-    _copy_csv(conn, "patrol_visit_epoch_in", _VISIT_COLUMNS, frame)
+    conn.exec_driver_sql("TRUNCATE patrol_visit_bin_in")
+    pgcopy.copy_binary(conn, "patrol_visit_bin_in", _VISIT_COLUMNS, body)
     conn.exec_driver_sql(_VISIT_MERGE)
 
 

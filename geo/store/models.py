@@ -360,8 +360,10 @@ class PatrolVisit(Base):
 
     h3_cell: Mapped[int] = mapped_column(BigInteger)
     day: Mapped[date] = mapped_column(Date)
-    worker_id: Mapped[int] = mapped_column(ForeignKey("grid_worker.id"))
-    grid_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
+    # grid_worker.id and admin_unit.id, checked per ingest batch and by delete triggers
+    # rather than by foreign keys (a trigger per row; migration 0009 says why).
+    worker_id: Mapped[int] = mapped_column(BigInteger)
+    grid_unit_id: Mapped[int | None] = mapped_column(BigInteger)
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     pass_count: Mapped[int] = mapped_column(Integer)

@@ -2,10 +2,19 @@
 and add their per-cell visits. Re-uploading the same fixes stores nothing: tracks are
 keyed by the hash of their cleaned fixes, and visits come only from new tracks.
 Runs in the caller's transaction.
+
+A big upload is cut into chunks of whole workers and pipelined: while PostgreSQL
+stores one chunk (a thread waits on the connection, holding no GIL), Python cleans and
+path-fills the next, so both cores work. Cleaning looks at one worker's fixes at a
+time, so the chunks give the same tracks, visits and report as the whole; a failing
+chunk aborts the transaction, so the upload is still all or nothing.
 """
 
 from __future__ import annotations
 
+import itertools
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +24,12 @@ from sqlalchemy import Connection
 
 from geo import h3cells, patrol
 from geo.locator import GridLocator
+from geo.patrol_clean import PolygonMask
 from geo.store import activity
+
+# Pings per pipelined chunk: big enough that a chunk's round trips (a few ms) do not
+# count, small enough that Python and PostgreSQL overlap for most of the upload.
+CHUNK_PINGS = 50_000
 
 
 @dataclass
@@ -36,16 +50,63 @@ def ingest_pings(
     res: int,
     mode: str = "foot",
     district=None,
+    chunk_pings: int = CHUNK_PINGS,
 ) -> IngestResult:
     """``pings``: worker_id, time (tz-aware), lon, lat (WGS-84), accuracy."""
     out = IngestResult()
     pings = pings.assign(worker_id=pings["worker_id"].astype(str))
     known = pings["worker_id"].isin(worker_ids)
     out.unknown_workers = sorted(set(pings.loc[~known, "worker_id"]))
-    batch = patrol.build_tracks(pings[known], res, mode, district=district)
-    out.tracks = len(batch.tracks)
-    out.fixes_kept = batch.report.kept
-    out.dropped = dict(batch.report.dropped)
+    if district is not None and not isinstance(district, PolygonMask):
+        district = PolygonMask(district)  # built once for all chunks
+    failed = threading.Event()
+
+    def store(batch: patrol.TrackBatch) -> int:
+        if failed.is_set():  # an earlier chunk failed: the transaction is lost anyway
+            return 0
+        try:
+            return _store(conn, batch, worker_ids, locator, mode)
+        except BaseException:
+            failed.set()
+            raise
+
+    stored: list[Future] = []
+    with ThreadPoolExecutor(1, thread_name_prefix="ingest-db") as db:
+        for chunk in _worker_chunks(pings[known], chunk_pings):
+            if failed.is_set():
+                break  # stop cleaning; the error is raised below
+            batch = patrol.build_tracks(chunk, res, mode, district=district)
+            out.tracks += len(batch.tracks)
+            out.fixes_kept += batch.report.kept
+            for reason, n in batch.report.dropped.items():
+                out.dropped[reason] = out.dropped.get(reason, 0) + n
+            stored.append(db.submit(store, batch))
+    out.new_tracks = sum(f.result() for f in stored)  # raises the failed chunk's error
+    return out
+
+
+def _worker_chunks(pings: pd.DataFrame, size: int) -> list[pd.DataFrame]:
+    """``pings`` cut into chunks of about ``size`` rows, each holding whole workers."""
+    if len(pings) <= size:
+        return [pings]
+    codes, _ = pd.factorize(pings["worker_id"])
+    ends = np.cumsum(np.bincount(codes))
+    chunk_of_worker = (ends - 1) // size
+    chunk = chunk_of_worker[codes]
+    order = np.argsort(chunk, kind="stable")
+    bounds = np.searchsorted(chunk[order], np.arange(chunk_of_worker[-1] + 2))
+    parts = [order[a:b] for a, b in itertools.pairwise(bounds)]
+    return [pings.iloc[rows] for rows in parts if len(rows)]
+
+
+def _store(
+    conn: Connection,
+    batch: patrol.TrackBatch,
+    worker_ids: dict[str, int],
+    locator: GridLocator,
+    mode: str,
+) -> int:
+    """Write one chunk's new tracks and merge their visits; the number of new tracks."""
     tracks = pd.DataFrame(
         {
             "worker_id": [worker_ids[t["worker_code"]] for t in batch.tracks],
@@ -58,15 +119,13 @@ def ingest_pings(
         }
     )
     new = activity.insert_tracks(conn, tracks)
-    out.new_tracks = len(new)
     passes = batch.passes[batch.passes["checksum"].astype(str).isin(new)]
     visits = patrol.visits_by_worker(passes).reset_index(drop=True)
     if visits.empty:
-        return out
+        return len(new)
     cells = visits["cell"].to_numpy(np.int64)
     uniq, inverse = np.unique(cells, return_inverse=True)
-    centres = np.array([h3cells.cell_center(int(c)) for c in uniq]).reshape(-1, 2)
-    grid_of = locator.chain_ids(locator.locate_many(centres[:, 0], centres[:, 1]))[:, 0]
+    grid_of = locator.chain_ids(locator.locate_many(*h3cells.cell_centers(uniq)))[:, 0]
     grid_ids = grid_of[inverse]
     activity.add_visits(
         conn,
@@ -76,10 +135,10 @@ def ingest_pings(
                 "day": visits["day"].to_numpy(),
                 "worker_id": visits["worker_code"].astype(str).map(worker_ids).to_numpy(),
                 "grid_unit_id": pd.Series(grid_ids).where(grid_ids >= 0).astype("Int64"),
-                "first_seen": visits["first_seen"],  # tz-aware: CSV keeps the offset
+                "first_seen": visits["first_seen"],  # tz-aware
                 "last_seen": visits["last_seen"],
                 "pass_count": visits["pass_count"].to_numpy(np.int64),
             }
         ),
     )
-    return out
+    return len(new)

@@ -31,6 +31,7 @@ from geo.store.models import (
     GridAssignment,
     GridWorker,
     PatrolTrack,
+    PatrolVisit,
     SpecialGrid,
 )
 
@@ -516,15 +517,20 @@ def get_worker(conn: Connection, code: str) -> dict:
 
 
 def delete_worker(conn: Connection, code: str, *, actor: str, reason: str | None) -> None:
-    """Close the person's assignments and remove them; refused if they have patrol tracks."""
+    """Close the person's assignments and remove them; refused if they have patrol tracks
+    or patrol visits (which stay after their raw tracks are purged)."""
     person = get_worker(conn, code)
     tracks = conn.execute(
         select(func.count()).where(PatrolTrack.worker_id == person["id"])
     ).scalar_one()
-    if tracks:
+    visited = conn.execute(
+        select(PatrolVisit.worker_id).where(PatrolVisit.worker_id == person["id"]).limit(1)
+    ).first()
+    if tracks or visited:
         raise Conflict(
-            f"{code} has {tracks} patrol tracks; close their assignments instead of deleting",
-            f"{code} 有 {tracks} 条巡查轨迹，不能删除；请改为解除其网格分配",
+            f"{code} has patrol records ({tracks} tracks kept); close their assignments "
+            "instead of deleting",
+            f"{code} 有巡查记录（保留轨迹 {tracks} 条），不能删除；请改为解除其网格分配",
         )
     conn.execute(delete(GridAssignment).where(GridAssignment.worker_id == person["id"]))
     conn.execute(delete(GridWorker).where(GridWorker.id == person["id"]))
