@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 CRSName = Literal["wgs84", "gcj02", "bd09", "cgcs2000"]
@@ -148,3 +148,6 @@ class HealthResponse(BaseModel):
 # A database id in a path: positive and within BIGINT, so a huge number is a 422 and
 # never reaches PostgreSQL as an out-of-range value (a 500).
 DbId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# Rows to skip when paging a list: bounded like DbId (a huge offset is a 422, not a
+# PostgreSQL "bigint out of range").
+PageOffset = Annotated[int, Query(ge=0, le=2**53, description="Rows to skip (paging)")]

@@ -20,7 +20,7 @@ from geo.store import ledgers as lstore
 
 from api.auth import CallerDep, require_scope, require_unit, require_unit_code
 from api.deps import State
-from api.schemas import Coordinate, CRSName, DbId
+from api.schemas import Coordinate, CRSName, DbId, PageOffset
 
 router = APIRouter(prefix="/v1/registers", tags=["registers"])
 EDIT, READ = require_scope("edit"), require_scope("read")
@@ -312,7 +312,7 @@ def list_compounds(
     management_type: ManagementType | None = None,
     crs: CRSName = "wgs84",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: PageOffset = 0,
 ) -> list[CompoundOut]:
     """Search and filter the compounds register / 小区（楼院）台账查询."""
     with state.engine.connect() as conn:
@@ -394,7 +394,7 @@ def list_workers(
     q: Annotated[str | None, Query(max_length=100, description="Part of name or code")] = None,
     unit: Annotated[str | None, Query(description="Serving this unit or one below it")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: PageOffset = 0,
 ) -> list[WorkerOut]:
     """Grid workers and leaders with the units they serve / 网格员查询."""
     with state.engine.connect() as conn:

@@ -605,6 +605,21 @@ CASES = [
         ".shp",
         kwargs=_boundary_upload("g.zip", _zip({"readme.txt": b"hello"})),
     ),
+    # --- paging: a huge offset is refused before it reaches SQL (was a 500) ------------
+    Case(
+        "workers-offset-past-bigint",
+        "GET",
+        "/v1/registers/workers",
+        "offset",
+        kwargs={"params": {"offset": str(2**63)}},
+    ),
+    Case(
+        "compounds-offset-past-bigint",
+        "GET",
+        "/v1/registers/compounds",
+        "offset",
+        kwargs={"params": {"offset": str(10**19)}},
+    ),
     # --- the default limit for everything else (1 MiB) -----------------------------
     Case(
         "edit-body-over-limit",
