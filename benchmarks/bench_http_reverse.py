@@ -15,6 +15,7 @@ the steadier measure of the same thing.
 
     apt-get install wrk
     uv run python -m benchmarks.bench_http_reverse --runs 5 --seconds 8 [--fields grid]
+    uv run python -m benchmarks.bench_http_reverse --runs 5 --seconds 6 --lean-trivial
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 @contextlib.contextmanager
-def running_server(workers: int = 2) -> Iterator[tuple[str, list[int]]]:
+def running_server(
+    workers: int = 2, app: str = "api.app:create_app"
+) -> Iterator[tuple[str, list[int]]]:
     """The service on a free loopback port: (base URL, pids of its processes)."""
     port = _free_port()
     server = subprocess.Popen(
@@ -77,7 +80,7 @@ def running_server(workers: int = 2) -> Iterator[tuple[str, list[int]]]:
             sys.executable,
             "-m",
             "uvicorn",
-            "api.app:create_app",
+            app,
             "--factory",
             "--host",
             "127.0.0.1",
@@ -137,14 +140,24 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--fields", help="also measure the reverse with this fields= value")
+    ap.add_argument(
+        "--lean-trivial",
+        action="store_true",
+        help="also measure /livez-lean, a trivial endpoint routed like the reverse "
+        "(benchmarks/lean_trivial_app.py), and the ratio against it",
+    )
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk")
-    with running_server() as (base, pids):
+    factory = "benchmarks.lean_trivial_app:create_app" if args.lean_trivial else None
+    with running_server(app=factory or "api.app:create_app") as (base, pids):
         lon, lat = sample_point(base)
         reverse = f"{base}/v1/geocode/reverse?lon={lon}&lat={lat}&crs=wgs84"
         assert httpx.get(reverse).status_code == 200
         cases = {"trivial": f"{base}/livez", "reverse": reverse}
+        if args.lean_trivial:
+            cases = {"trivial": f"{base}/livez", "trivial-lean": f"{base}/livez-lean", **cases}
+            assert httpx.get(cases["trivial-lean"]).json() == httpx.get(cases["trivial"]).json()
         if args.fields:
             cases[f"fields={args.fields}"] = f"{reverse}&fields={args.fields}"
             assert httpx.get(cases[f"fields={args.fields}"]).status_code == 200
@@ -164,22 +177,27 @@ def main() -> None:
             name: (
                 statistics.median(r["rps"] for r in rs),
                 statistics.median(r["cpu_us"] for r in rs),
-                statistics.median(
-                    r["rps"] / t["rps"] for r, t in zip(rs, results["trivial"], strict=True)
-                ),
             )
             for name, rs in results.items()
         }
-        t_rps, t_cpu, _ = med["trivial"]
-        for name, (rps, cpu, paired) in med.items():
-            if name == "trivial":
-                print(f"median trivial {rps:,.0f} req/s, {cpu:.0f} µs server CPU/req")
+        baselines = [b for b in ("trivial", "trivial-lean") if b in results]
+        for name in baselines:
+            rps, cpu = med[name]
+            print(f"median {name} {rps:,.0f} req/s, {cpu:.0f} µs server CPU/req")
+        for name, (rps, cpu) in med.items():
+            if name in baselines:
                 continue
-            print(
-                f"median {name} {rps:,.0f} req/s, {cpu:.0f} µs server CPU/req: ratio of "
-                f"medians {rps / t_rps:.2f}, median of per-run ratios {paired:.2f}, "
-                f"CPU ratio {t_cpu / cpu:.2f} (target ≥ 0.50)"
-            )
+            print(f"median {name} {rps:,.0f} req/s, {cpu:.0f} µs server CPU/req")
+            for base_name in baselines:
+                b_rps, b_cpu = med[base_name]
+                paired = statistics.median(
+                    r["rps"] / t["rps"]
+                    for r, t in zip(results[name], results[base_name], strict=True)
+                )
+                print(
+                    f"  vs {base_name}: ratio of medians {rps / b_rps:.2f}, median of "
+                    f"per-run ratios {paired:.2f}, CPU ratio {b_cpu / cpu:.2f} (target ≥ 0.50)"
+                )
 
 
 if __name__ == "__main__":
