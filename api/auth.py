@@ -109,10 +109,17 @@ class KeyCache:
 
 
 def _presented_key(request: Request) -> str | None:
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("bearer "):
+    # One pass over the raw headers (ASGI gives names in lower case), first value wins
+    # as with request.headers.get: this runs on every request of the hottest endpoint.
+    auth = key = None
+    for name, value in request.scope["headers"]:
+        if name == b"authorization" and auth is None:
+            auth = value.decode("latin-1")
+        elif name == b"x-api-key" and key is None:
+            key = value.decode("latin-1")
+    if auth and auth.lower().startswith("bearer "):
         return auth[7:].strip()
-    return request.headers.get("x-api-key")
+    return key
 
 
 # async: runs on every API request; a sync dependency would cost a thread-pool hop.

@@ -41,6 +41,7 @@ class ReverseResult:
     h3: dict[int, int]  # empty when not asked for
     border_distance_m: float | None  # None when not asked for
     neighbour: UnitRef | None  # the grid across the nearest border, when within tolerance
+    row: int = -1  # the grid's row in the locator (a key for per-grid caches)
 
 
 class ReverseGeocoder:
@@ -90,4 +91,4 @@ class ReverseGeocoder:
                 row, lon, lat, tolerance_m=border_tolerance_m
             )
             neighbour = self.locator.chain(other)["grid"] if other >= 0 else None
-        return ReverseResult(chain, list(workers), list(leaders), cells, distance, neighbour)
+        return ReverseResult(chain, list(workers), list(leaders), cells, distance, neighbour, row)

@@ -39,7 +39,7 @@ class SpecialIndex:
         self._bounds = shapely.bounds(self._geoms).reshape(-1, 4)
         self._size, self._buckets = self._hash(self._bounds)
 
-    def _hash(self, bounds: np.ndarray) -> tuple[float, dict[tuple[int, int], tuple[int, ...]]]:
+    def _hash(self, bounds: np.ndarray) -> tuple[float, dict[tuple[int, int], tuple]]:
         """Every special grid listed under each bucket its bounding box touches: a point
         needs only its own bucket (floor is monotonic, so a point inside a box falls in
         one of the box's buckets), checked with exact covers."""
@@ -58,7 +58,8 @@ class SpecialIndex:
             for bx in range(x0, x1 + 1):
                 for by in range(y0, y1 + 1):
                     buckets.setdefault((bx, by), []).append(i)
-        return size, {k: tuple(v) for k, v in buckets.items()}
+        boxes = bounds.tolist()
+        return size, {k: tuple((i, *boxes[i]) for i in v) for k, v in buckets.items()}
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -68,6 +69,11 @@ class SpecialIndex:
         (a few µs; a tree query for one point costs several times more)."""
         size = self._size
         near = self._buckets.get((math.floor(lon / size), math.floor(lat / size)))
+        if not near:
+            return []
+        # Bounding boxes first, in plain floats: most points lie in no candidate's box,
+        # and then no shapely point is made at all.
+        near = [i for i, x0, y0, x1, y1 in near if x0 <= lon <= x1 and y0 <= lat <= y1]
         if not near:
             return []
         pt = shapely.Point(lon, lat)

@@ -14,7 +14,9 @@ answer. Numbers: benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 import orjson
 from fastapi import APIRouter, Query, Request
@@ -63,9 +65,24 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     return params
 
 
+def _query_dict(raw: bytes) -> dict[str, str]:
+    """A query string as a dict (last value wins), decoded as Starlette's QueryParams
+    decodes it (form encoding: '+' is a space, %XX are UTF-8 bytes), without building
+    the multi-dict: a few µs on every reverse lookup."""
+    out: dict[str, str] = {}
+    for pair in raw.decode("latin-1").split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        if "%" in pair or "+" in pair:
+            name, value = unquote(name.replace("+", " ")), unquote(value.replace("+", " "))
+        out[name] = value
+    return out
+
+
 def _parse_query(request: Request) -> ReverseQuery:
     try:
-        return ReverseQuery.model_validate(dict(request.query_params))
+        return ReverseQuery.model_validate(_query_dict(request.scope["query_string"]))
     except ValidationError as exc:  # the same 422 problem+json as FastAPI's own check
         raise RequestValidationError(
             [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
@@ -107,6 +124,29 @@ def _people(people, unmasked: bool) -> list[dict]:
         }
         for p in people
     ]
+
+
+# The parts of an answer that depend only on the grid (and on whether phones are shown),
+# built once per grid and geocoder: the same lists and dicts serve every later request.
+_PER_GRID: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _per_grid_parts(geocoder, found, unmasked: bool) -> dict[str, Any]:
+    cache = _PER_GRID.get(geocoder)
+    if cache is None:
+        cache = _PER_GRID.setdefault(geocoder, {})
+    key = (found.row, unmasked)
+    parts = cache.get(key)
+    if parts is None or found.row < 0:
+        chain = found.chain
+        parts = {
+            level: _unit(chain[level]) for level in ("district", "street", "community", "grid")
+        }
+        parts["grid_workers"] = _people(found.workers, unmasked)
+        parts["grid_leaders"] = _people(found.leaders, unmasked)
+        if found.row >= 0:
+            cache[key] = parts
+    return parts
 
 
 def _json(body: dict) -> Response:
@@ -194,9 +234,14 @@ async def reverse(request: Request) -> Response:
     if asked("location"):
         olon, olat = point_from_wgs84(wlon, wlat, out_crs)
         body["location"] = {"lon": olon, "lat": olat, "crs": out_crs}
+    unmasked = False
+    if asked("grid_workers") or asked("grid_leaders"):
+        # Full phone numbers only for a key with the read scope whose jurisdiction holds it.
+        unmasked = caller.sees_contacts_of([u.unit_id for u in chain.values() if u])
+    per_grid = _per_grid_parts(geocoder, found, unmasked)
     for level in ("district", "street", "community", "grid"):
         if asked(level):
-            body[level] = _unit(chain[level])
+            body[level] = per_grid[level]
     if asked("special_grids"):
         body["special_grids"] = [
             {
@@ -208,13 +253,9 @@ async def reverse(request: Request) -> Response:
             }
             for r in specials
         ]
-    if asked("grid_workers") or asked("grid_leaders"):
-        # Full phone numbers only for a key with the read scope whose jurisdiction holds it.
-        unmasked = caller.sees_contacts_of([u.unit_id for u in chain.values() if u])
-        if asked("grid_workers"):
-            body["grid_workers"] = _people(found.workers, unmasked)
-        if asked("grid_leaders"):
-            body["grid_leaders"] = _people(found.leaders, unmasked)
+    for group in ("grid_workers", "grid_leaders"):
+        if asked(group):
+            body[group] = per_grid[group]
     if asked("responsible") or q.category is not None:
         body["responsible"] = responsible
     if asked("border"):

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import shapely
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geo import crs
 
@@ -361,3 +363,29 @@ def test_heap_is_frozen_after_the_index_is_built(client):
     import gc
 
     assert gc.get_freeze_count() > 100_000
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(st.characters(codec="utf-8"), max_size=8),
+            st.text(st.characters(codec="utf-8"), max_size=12),
+        ),
+        max_size=6,
+    ),
+    st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_reverse_reads_the_query_as_starlette_does(pairs, raw_junk):
+    """The lean route parses its query string itself (api/routers/geocode._query_dict);
+    it must read every string as Starlette's QueryParams does (last value wins)."""
+    from urllib.parse import urlencode
+
+    from starlette.datastructures import QueryParams
+
+    from api.routers.geocode import _query_dict
+
+    raw = urlencode(pairs)
+    if raw_junk:  # hand-written strings: bare names, empty pairs, broken escapes
+        raw += "&&bare&%zz=1&x=%E5%8C&=v"
+    assert _query_dict(raw.encode("latin-1")) == dict(QueryParams(raw))
