@@ -225,6 +225,23 @@ def area_within_jurisdiction(
     )
 
 
+INCIDENT_CHAIN = ("grid_unit_id", "community_unit_id", "street_unit_id", "district_unit_id")
+
+
+def reports_within(caller: Caller, row: dict) -> bool:
+    """An incident (a placed intake row) lies in the caller's jurisdiction: a key limited
+    to units reports only there (a grid worker: the grids assigned today), as it could
+    not read the case back anywhere else."""
+    return caller.sees_unit([row.get(k) for k in INCIDENT_CHAIN])
+
+
+OUTSIDE_REPORT = (
+    "the point lies outside the units this key may report in; check the coordinates "
+    "and crs, or report it with a key for that area",
+    "该位置不在此密钥可上报的范围内；请检查坐标及 crs，或用该区域的密钥上报",
+)
+
+
 def require_own_worker(caller: Caller, worker_code: str) -> None:
     """A grid worker writes only their own tracks and reports."""
     if caller.role == "grid_worker" and worker_code != caller.worker_code:

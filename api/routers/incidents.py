@@ -21,7 +21,16 @@ from geo.incidents import RowError, parse_incident
 from geo.intake import place_incidents
 from geo.store import activity
 
-from api.auth import CallerDep, require_any_scope, require_scope, require_unit
+from api.auth import (
+    OUTSIDE_REPORT,
+    Caller,
+    CallerDep,
+    Forbidden,
+    reports_within,
+    require_any_scope,
+    require_scope,
+    require_unit,
+)
 from api.deps import Geocoder, State
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
@@ -65,11 +74,14 @@ class _Batch:
     def __init__(self):
         self.received = self.stored = self.duplicates = 0
         self.errors: list[RowProblem] = []
+        self.outside = 0  # rows refused as outside the caller's jurisdiction
         self.new_ids: dict[tuple[str, str], int] = {}
         self.answer: dict | None = None
 
 
-def _store_chunk(state, geocoder, conn, items: list[tuple[int, dict]], batch: _Batch) -> None:
+def _store_chunk(
+    state, geocoder, conn, items: list[tuple[int, dict]], batch: _Batch, caller: Caller
+) -> None:
     parsed, lines = [], []
     for line, row in items:
         try:
@@ -81,7 +93,7 @@ def _store_chunk(state, geocoder, conn, items: list[tuple[int, dict]], batch: _B
                     line=line, field=exc.field, message=exc.message, message_zh=exc.message_zh
                 )
             )
-    rows, _positions, unplaced = place_incidents(
+    rows, positions, unplaced = place_incidents(
         parsed,
         geocoder.locator,
         state.special,
@@ -95,7 +107,18 @@ def _store_chunk(state, geocoder, conn, items: list[tuple[int, dict]], batch: _B
     # The same case twice in one request is stored once.
     seen: set[tuple[str, str]] = set()
     unique = []
-    for r in rows:
+    for r, pos in zip(rows, positions, strict=True):
+        if not reports_within(caller, r):
+            batch.outside += 1
+            batch.errors.append(
+                RowProblem(
+                    line=lines[pos],
+                    field="lon",
+                    message=OUTSIDE_REPORT[0],
+                    message_zh=OUTSIDE_REPORT[1],
+                )
+            )
+            continue
         key = (r["source"], r["external_id"])
         if key in seen:
             batch.duplicates += 1
@@ -109,7 +132,11 @@ def _store_chunk(state, geocoder, conn, items: list[tuple[int, dict]], batch: _B
 
 
 async def _process(
-    state, geocoder, items: AsyncIterator[tuple[int, dict]], before_commit=None
+    state,
+    geocoder,
+    items: AsyncIterator[tuple[int, dict]],
+    caller: Caller,
+    before_commit=None,
 ) -> _Batch:
     """Store all items in one transaction; ``before_commit(conn, batch)`` may read the
     answer inside it, so nothing is left to fail between the commit and the reply."""
@@ -129,10 +156,10 @@ async def _process(
                 )
             chunk.append(item)
             if len(chunk) >= CHUNK:
-                await asyncio.to_thread(_store_chunk, state, geocoder, conn, chunk, batch)
+                await asyncio.to_thread(_store_chunk, state, geocoder, conn, chunk, batch, caller)
                 chunk = []
         if chunk:
-            await asyncio.to_thread(_store_chunk, state, geocoder, conn, chunk, batch)
+            await asyncio.to_thread(_store_chunk, state, geocoder, conn, chunk, batch, caller)
         if before_commit is not None:
             batch.answer = await asyncio.to_thread(before_commit, conn, batch)
         await asyncio.to_thread(trans.commit)
@@ -250,16 +277,16 @@ async def _read_json(request: Request):
         }
     },
 )
-async def report_incidents(request: Request, state: State, geocoder: Geocoder):
+async def report_incidents(request: Request, state: State, geocoder: Geocoder, caller: CallerDep):
     """One incident (JSON object) → 201 with its responsibility chain; many (JSON array,
     NDJSON, CSV or a GeoJSON FeatureCollection) → a report of stored, duplicate and
     rejected rows (each with its line and reason). Same source + external_id is never
     stored twice."""
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
     if ctype == "text/csv":
-        batch = await _process(state, geocoder, _csv_items(request))
+        batch = await _process(state, geocoder, _csv_items(request), caller)
     elif ctype == "application/x-ndjson":
-        batch = await _process(state, geocoder, _ndjson_items(request))
+        batch = await _process(state, geocoder, _ndjson_items(request), caller)
     elif ctype in ("application/json", "application/geo+json"):
         doc = await _read_json(request)
         if ctype == "application/geo+json" or (isinstance(doc, dict) and "features" in doc):
@@ -272,15 +299,19 @@ async def report_incidents(request: Request, state: State, geocoder: Geocoder):
                     return None
                 return _incident_json(conn, activity.incident_ids(conn, [key])[key], state)
 
-            batch = await _process(state, geocoder, _list_items([doc]), before_commit=answer)
+            batch = await _process(
+                state, geocoder, _list_items([doc]), caller, before_commit=answer
+            )
             if batch.errors:
                 e = batch.errors[0]
+                if batch.outside:
+                    raise Forbidden(e.message, e.message_zh)
                 raise InvalidInput(e.message, e.message_zh, field=e.field)
             new = key in batch.new_ids
             return JSONResponse(batch.answer, status_code=201 if new else 200)
         if not isinstance(doc, list):
             raise InvalidInput("JSON body must be an object or an array", "JSON 内容应为对象或数组")
-        batch = await _process(state, geocoder, _list_items(doc))
+        batch = await _process(state, geocoder, _list_items(doc), caller)
     else:
         raise InvalidInput(
             f"unsupported content type {ctype}; use application/json, application/x-ndjson, "

@@ -20,7 +20,14 @@ from geo.intake import place_incidents
 from geo.store import activity
 from geo.store.models import Incident
 
-from api.auth import CallerDep, require_scope, require_unit
+from api.auth import (
+    OUTSIDE_REPORT,
+    CallerDep,
+    Forbidden,
+    reports_within,
+    require_scope,
+    require_unit,
+)
 from api.deps import Geocoder, State
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"], dependencies=[require_scope("intake")])
@@ -91,6 +98,7 @@ async def services(state: State) -> list[dict]:
 def create_request(
     state: State,
     geocoder: Geocoder,
+    caller: CallerDep,
     service_code: Annotated[str, Form()],
     lat: Annotated[float, Form()],
     long: Annotated[float, Form()],
@@ -132,6 +140,8 @@ def create_request(
     )
     if unplaced:
         raise InvalidInput(unplaced[0].message, unplaced[0].message_zh, field="lat")
+    if not reports_within(caller, rows[0]):
+        raise Forbidden(*OUTSIDE_REPORT)
     with state.engine.begin() as conn:
         activity.store_incidents(conn, rows)
         key = (rec.source, rec.external_id)

@@ -249,3 +249,68 @@ def test_area_views_and_open311_stay_inside_the_jurisdiction(client, db_engine, 
     in_b = next(i for i, s in streets_of.items() if s == b)
     r = client.get(f"/open311/v2/requests/{in_b}.json", headers=auth(hotline))
     assert r.status_code == 404
+
+
+def test_grid_worker_reports_incidents_only_in_own_grid(client, db_engine, loaded, sample):
+    """Intake follows the jurisdiction too: a grid worker reports in the grids assigned
+    today, the rest of a bulk upload is refused row by row, Open311 likewise."""
+    import shapely
+
+    with db_engine.connect() as conn:
+        me, my_grid = conn.execute(
+            sa.text(
+                "SELECT w.worker_code, v.code FROM grid_worker w JOIN grid_assignment a"
+                " ON a.worker_id = w.id AND a.valid_to IS NULL AND a.role = 'worker'"
+                " JOIN admin_unit_version v ON v.unit_id = a.unit_id AND v.level = 'grid'"
+                f" AND {LIVE.replace('valid_', 'v.valid_')}"
+                " ORDER BY w.worker_code LIMIT 1"
+            )
+        ).one()
+    grids = sample.grids.set_index("code").geometry
+    other_grid = next(c for c in grids.index if c != my_grid and not c.startswith(my_grid[:12]))
+    inside = grids[my_grid].representative_point()
+    outside = grids[other_grid].representative_point()
+    # Independent check of where the points are: shapely on the generator's polygons.
+    assert grids[my_grid].covers(inside) and not grids[my_grid].covers(outside)
+    assert shapely.Point(outside.x, outside.y).within(grids[other_grid])
+    key = make_key(db_engine, name="网格员上报", role="grid_worker", worker_code=me)
+
+    def incident(ext, p):
+        return {
+            "source": "grid_worker",
+            "external_id": f"role-test-{ext}",
+            "reported_at": "2026-11-20T09:00:00+08:00",
+            "category": "environment",
+            "lon": p.x,
+            "lat": p.y,
+            "crs": "wgs84",
+        }
+
+    def stored(ext):
+        with db_engine.connect() as conn:
+            return conn.execute(
+                sa.text("SELECT count(*) FROM incident WHERE external_id = :e"),
+                {"e": f"role-test-{ext}"},
+            ).scalar_one()
+
+    r = client.post("/v1/incidents", json=incident("own", inside), headers=auth(key))
+    assert r.status_code == 201, r.text
+    assert r.json()["grid"]["code"] == my_grid
+    r = client.post("/v1/incidents", json=incident("far", outside), headers=auth(key))
+    assert r.status_code == 403 and r.json()["detail_zh"]
+    assert stored("far") == 0
+    bulk = [incident("b1", inside), incident("b2", outside), incident("b3", inside)]
+    r = client.post("/v1/incidents", json=bulk, headers=auth(key))
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert (out["stored"], out["rejected"]) == (2, 1)
+    assert out["errors"][0]["line"] == 2 and "outside" in out["errors"][0]["message"]
+    assert [stored(e) for e in ("b1", "b2", "b3")] == [1, 0, 1]
+    form = {"service_code": "environment", "lat": str(outside.y), "long": str(outside.x)}
+    assert client.post("/open311/v2/requests.json", data=form, headers=auth(key)).status_code == 403
+    form.update(lat=str(inside.y), long=str(inside.x))
+    assert client.post("/open311/v2/requests.json", data=form, headers=auth(key)).status_code == 200
+    # A key without units (the hotline's) still reports anywhere.
+    hotline = make_key(db_engine, name="12345", scopes=["intake"])
+    r = client.post("/v1/incidents", json=incident("hotline", outside), headers=auth(hotline))
+    assert r.status_code == 201
