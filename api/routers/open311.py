@@ -190,10 +190,8 @@ def list_requests(
     with state.engine.connect() as conn:
         ids = conn.execute(q).scalars().all()
         rules = state.case_rules
-        return [
-            _request_json(activity.incident_detail(conn, i, rules.time_limits_h), rules.categories)
-            for i in ids
-        ]
+        details = activity.incident_details(conn, ids, rules.time_limits_h)
+    return [_request_json(details[i], rules.categories) for i in ids if i in details]
 
 
 @router.get("/requests/{request_id}.json", summary="Open311 one request")

@@ -120,3 +120,46 @@ def test_open311_post_then_get(client, sample):
     )
     assert bad.status_code == 422 and bad.json()["field"] == "category"
     assert client.get("/open311/v2/requests/999999999.json").status_code == 404
+
+
+def test_open311_list_of_a_thousand_equals_plain_sql(client, db_engine, loaded):
+    """The list page (up to 1,000 requests, built in five queries) against SQL written
+    here: ids in order, status, code, position, agency and the last transition."""
+    import sqlalchemy as sa
+
+    listed = client.get("/open311/v2/requests.json").json()
+    with db_engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                """
+                SELECT i.id, i.status, i.category, ST_X(i.geom), ST_Y(i.geom), i.level,
+                       i.responsible_kind, s.responsible_unit, s.name AS special_name,
+                       (SELECT note FROM incident_transition t WHERE t.incident_id = i.id
+                        ORDER BY t.at DESC, t.id DESC LIMIT 1) AS last_note,
+                       v.name AS level_unit_name
+                FROM incident i
+                LEFT JOIN special_grid s ON s.id = i.responsible_special_grid_id
+                LEFT JOIN admin_unit_version v ON v.valid_from IS NOT NULL
+                     AND v.valid_to IS NULL AND v.unit_id = CASE i.level
+                         WHEN 'grid' THEN i.grid_unit_id WHEN 'community' THEN i.community_unit_id
+                         WHEN 'street' THEN i.street_unit_id ELSE i.district_unit_id END
+                ORDER BY i.reported_at DESC LIMIT 1000
+                """
+            )
+        ).all()
+    assert len(listed) == len(rows) == 1000
+    by_id = {r[0]: r for r in rows}
+    assert {int(r["service_request_id"]) for r in listed} == set(by_id)
+    times = [r["requested_datetime"] for r in listed]
+    assert times == sorted(times, reverse=True)  # newest first, as the SQL orders
+    for got in listed:
+        row = by_id[int(got["service_request_id"])]
+        (_, status, code, lon, lat, level, kind, s_unit, s_name, note, unit_name) = row
+        assert got["status"] == ("closed" if status == "closed" else "open")
+        assert got["service_code"] == code
+        assert abs(got["long"] - lon) < 1e-12 and abs(got["lat"] - lat) < 1e-12
+        assert got["status_notes"] == note
+        if kind == "special_grid" and level == "grid":
+            assert got["agency_responsible"] == (s_unit or s_name)
+        else:
+            assert got["agency_responsible"] == unit_name
