@@ -26,6 +26,7 @@ from geo.store.models import (
     Incident,
     IncidentTransition,
     PatrolTrack,
+    PatrolTrackPurged,
     PatrolVisit,
     SpecialGrid,
 )
@@ -118,10 +119,14 @@ def insert_tracks(conn: Connection, tracks: pd.DataFrame) -> set[str]:
         return set()
     conn.execute(select(func.pg_advisory_xact_lock(_TRACK_LOCK)))
     checksums = tracks["checksum"].astype(str)
+    asked = checksums.unique().tolist()
+    # Stored, or stored once and purged since (their visits are still counted).
     stored = set(
         conn.execute(
-            select(PatrolTrack.checksum).where(
-                PatrolTrack.checksum.in_(checksums.unique().tolist())
+            select(PatrolTrack.checksum)
+            .where(PatrolTrack.checksum.in_(asked))
+            .union_all(
+                select(PatrolTrackPurged.checksum).where(PatrolTrackPurged.checksum.in_(asked))
             )
         ).scalars()
     )

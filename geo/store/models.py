@@ -347,6 +347,16 @@ class PatrolTrack(Base):
     )
 
 
+class PatrolTrackPurged(Base):
+    """The checksum of a purged track: its fixes were stored once (migration 0010)."""
+
+    __tablename__ = "patrol_track_purged"
+
+    checksum: Mapped[str] = mapped_column(Text, primary_key=True)
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    purged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class PatrolVisit(Base):
     """Per H3 cell, day and worker: when the cell was first/last seen and how often."""
 

@@ -3,8 +3,10 @@
 A patrol track's line is the worker's GPS trail — personal data, kept
 ``raw_track_days`` days (settings). Coverage needs only the per-cell visits
 (``patrol_visit``: cell, day, worker, first/last seen, passes), which have no link
-to the track rows and stay. Deleting is one statement in the caller's transaction,
-recorded in the audit log in that same transaction.
+to the track rows and stay. Each deleted track leaves its checksum (a one-way hash of
+its fixes) in ``patrol_track_purged``, so uploading the same fixes again stores
+nothing and counts no pass twice. All in the caller's transaction, recorded in the
+audit log in that same transaction.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, func, select
+from sqlalchemy.dialects.postgresql import insert
 
 from geo.store import audit
-from geo.store.models import PatrolTrack
+from geo.store.models import PatrolTrack, PatrolTrackPurged
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,14 @@ def count_old_tracks(conn: Connection, cutoff: datetime) -> PurgeCount:
 def purge_old_tracks(conn: Connection, cutoff: datetime, *, actor: str, keep_days: int) -> int:
     """Delete tracks that ended before ``cutoff``; audited; returns the number deleted."""
     found = count_old_tracks(conn, cutoff)
+    conn.execute(
+        insert(PatrolTrackPurged)
+        .from_select(
+            ["checksum", "ended_at"],
+            select(PatrolTrack.checksum, PatrolTrack.ended_at).where(_old(cutoff)),
+        )
+        .on_conflict_do_nothing()
+    )
     deleted = conn.execute(delete(PatrolTrack).where(_old(cutoff))).rowcount
     audit.record(
         conn,

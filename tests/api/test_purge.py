@@ -59,6 +59,7 @@ def planted(db_engine, loaded):
     yield 5
     with db_engine.begin() as c:  # leave the shared test database as it was
         c.execute(text("DELETE FROM patrol_track WHERE checksum LIKE 'purge-test-%'"))
+        c.execute(text("DELETE FROM patrol_track_purged WHERE checksum LIKE 'purge-test-%'"))
         c.execute(
             text(
                 "DELETE FROM patrol_visit WHERE h3_cell BETWEEN :a AND :b "
@@ -112,3 +113,75 @@ def test_yes_deletes_old_tracks_keeps_visits_and_audits(cli_env, db_engine, plan
     again = CliRunner().invoke(app, ["purge", "--yes", "--days", "365"])
     assert again.exit_code == 0 and int(again.stdout.strip().splitlines()[-1]) == 0
     assert _counts(db_engine, 365)["audit"] == after["audit"]
+
+
+def test_reuploading_purged_fixes_stores_nothing(cli_env, db_engine, sample, test_settings):
+    """The purge keeps each deleted track's checksum: the same old fixes uploaded again
+    add no track and count no pass twice (visits compared with plain SQL)."""
+    import pandas as pd
+
+    from geo.store import registers
+    from geo.store.patrol_ingest import ingest_pings
+
+    from api.state import ServiceState
+
+    pings = sample.patrol_pings
+    with db_engine.connect() as c:
+        known = registers.worker_ids(c)
+    worker = next(w for w in pings["worker_id"] if w in known)  # volunteers are not
+    mine = pings[pings["worker_id"] == worker]
+    old = mine.assign(time=pd.to_datetime(mine["time"], utc=True) - pd.Timedelta(days=500))
+    state = ServiceState(test_settings, db_engine)
+    state.refresh()
+    visits_sql = text(
+        "SELECT count(*), coalesce(sum(pass_count), 0) FROM patrol_visit v "
+        "JOIN grid_worker w ON w.id = v.worker_id WHERE w.worker_code = :w "
+        "AND v.day < current_date - 400"
+    )
+
+    def upload():
+        with db_engine.begin() as c:
+            return ingest_pings(c, old, registers.worker_ids(c), state.geocoder.locator, res=10)
+
+    try:
+        first = upload()
+        assert first.new_tracks > 0
+        with db_engine.connect() as c:
+            visits = c.execute(visits_sql, {"w": worker}).one()
+            checksums = (
+                c.execute(
+                    text(
+                        "SELECT checksum FROM patrol_track "
+                        "WHERE ended_at < now() - interval '400 days'"
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert visits[0] > 0 and len(checksums) == first.new_tracks
+        r = CliRunner().invoke(app, ["purge", "--yes", "--days", "365", "--actor", "test"])
+        assert r.exit_code == 0, r.output
+        again = upload()
+        assert (again.tracks, again.new_tracks) == (first.tracks, 0)
+        with db_engine.connect() as c:
+            assert c.execute(visits_sql, {"w": worker}).one() == visits
+            assert (
+                c.execute(
+                    text("SELECT count(*) FROM patrol_track WHERE checksum = ANY(:c)"),
+                    {"c": checksums},
+                ).scalar_one()
+                == 0
+            )
+    finally:
+        with db_engine.begin() as c:
+            c.execute(
+                text(
+                    "DELETE FROM patrol_visit v USING grid_worker w WHERE w.id = v.worker_id "
+                    "AND w.worker_code = :w AND v.day < current_date - 400"
+                ),
+                {"w": worker},
+            )
+            c.execute(text("DELETE FROM patrol_track WHERE ended_at < now() - interval '400 days'"))
+            c.execute(
+                text("DELETE FROM patrol_track_purged WHERE ended_at < now() - interval '400 days'")
+            )

@@ -19,6 +19,7 @@ EXPECTED_TABLES = {
     "compound",
     "incident",
     "patrol_track",
+    "patrol_track_purged",
     "patrol_visit",
 }
 
