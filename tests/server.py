@@ -22,9 +22,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(settings, log_dir: Path, *, timeout_s: float = 90, **env_extra: str):
+def serve(settings, log_dir: Path, *, timeout_s: float = 90, argv=None, **env_extra: str):
     """Run the service against ``settings``' database in its own process; yields the
-    base URL once /healthz answers. ``env_extra``: more GRIDMAP_* settings."""
+    base URL once /healthz answers. ``env_extra``: more GRIDMAP_* settings; ``argv``:
+    the command for a port (default: uvicorn on the app factory); the output goes to
+    ``log_dir/server.log``."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDMAP_")}
     env.update(
@@ -34,10 +36,14 @@ def serve(settings, log_dir: Path, *, timeout_s: float = 90, **env_extra: str):
         **env_extra,
     )
     log = Path(log_dir) / "server.log"
-    cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory"]
+    if argv is None:
+        cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory"]
+        cmd += ["--host", "127.0.0.1", "--port", str(port)]
+    else:
+        cmd = argv(port)
     with open(log, "w") as fh:
         proc = subprocess.Popen(
-            [*cmd, "--host", "127.0.0.1", "--port", str(port)],
+            cmd,
             cwd=PROJECT_ROOT,
             env=env,
             stdout=fh,

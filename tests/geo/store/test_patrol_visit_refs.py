@@ -125,16 +125,22 @@ def _stored(conn, since):
     return tracks, visits
 
 
-def test_pipelined_chunks_store_what_one_chunk_stores(loaded, db_engine, sample, test_settings):
-    """Cleaning looks at one worker at a time, so cutting the upload into chunks of whole
-    workers (stored while the next is cleaned) must change nothing that is stored."""
+def _upload(db_engine, sample, test_settings, days_later: int):
+    """The live locator, and the sample's pings moved ``days_later`` days on (so they
+    are new tracks), with their first time."""
     from api.state import ServiceState
 
     state = ServiceState(test_settings, db_engine)
     state.refresh()
-    pings = sample.patrol_pings.assign(time=pd.to_datetime(sample.patrol_pings["time"], utc=True))
-    pings = pings.assign(time=pings["time"] + pd.Timedelta(days=3000))
-    since = pings["time"].min().to_pydatetime()
+    times = pd.to_datetime(sample.patrol_pings["time"], utc=True) + pd.Timedelta(days=days_later)
+    pings = sample.patrol_pings.assign(time=times)
+    return state.geocoder.locator, pings, times.min().to_pydatetime()
+
+
+def test_pipelined_chunks_store_what_one_chunk_stores(loaded, db_engine, sample, test_settings):
+    """Cleaning looks at one worker at a time, so cutting the upload into chunks of whole
+    workers (stored while the next is cleaned) must change nothing that is stored."""
+    locator, pings, since = _upload(db_engine, sample, test_settings, days_later=3000)
     results = []
     for chunk in (10**9, 7_000):
         with db_engine.connect() as c:
@@ -145,7 +151,7 @@ def test_pipelined_chunks_store_what_one_chunk_stores(loaded, db_engine, sample,
                 c,
                 pings,
                 workers,
-                state.geocoder.locator,
+                locator,
                 res=10,
                 district=district,
                 chunk_pings=chunk,
@@ -166,13 +172,7 @@ def test_pipelined_chunks_store_what_one_chunk_stores(loaded, db_engine, sample,
 def test_a_failing_chunk_leaves_the_upload_unstored(
     loaded, db_engine, sample, test_settings, monkeypatch
 ):
-    from api.state import ServiceState
-
-    state = ServiceState(test_settings, db_engine)
-    state.refresh()
-    pings = sample.patrol_pings.assign(time=pd.to_datetime(sample.patrol_pings["time"], utc=True))
-    pings = pings.assign(time=pings["time"] + pd.Timedelta(days=3100))
-    since = pings["time"].min().to_pydatetime()
+    locator, pings, since = _upload(db_engine, sample, test_settings, days_later=3100)
     calls = []
     real = activity.add_visits
 
@@ -186,7 +186,7 @@ def test_a_failing_chunk_leaves_the_upload_unstored(
     with db_engine.connect() as c:
         with pytest.raises(Conflict), c.begin():
             workers = registers.worker_ids(c)
-            ingest_pings(c, pings, workers, state.geocoder.locator, res=10, chunk_pings=20_000)
+            ingest_pings(c, pings, workers, locator, res=10, chunk_pings=20_000)
         assert len(calls) == 3  # stopped at the failing chunk, not run to the end
         assert _stored(c, since) == ([], [])
 
