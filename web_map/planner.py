@@ -297,6 +297,8 @@ class _Editor(MacroElement):
               return;
             }
             if (mode === "reshape" && layer === sel) return;
+            // Drawing a split or border line: the clicks place its points.
+            if (map.pm.globalDrawModeEnabled() || mode === "split" || mode === "border") return;
             select(layer);
           });
           function drawLine() {
@@ -415,10 +417,13 @@ class _Editor(MacroElement):
             }
             showImpact(out.impact);
             if (dryRun) return;
-            const codes = Object.keys(out.etags).concat(out.retired);
             const keep = sel.feature.properties.code;
             stopEditing(); sel = null;
-            for (const code of codes) await refreshGrid(code);
+            for (const code of Object.keys(out.etags)) await refreshGrid(code);
+            for (const code of out.retired) {  // merged away: no longer live, nothing to fetch
+              const gone = byCode(code);
+              if (gone) grids.removeLayer(gone);
+            }
             say(S.saved + ": " + Object.entries(out.etags).map(function (e) {
               return e[0] + " " + e[1]; }).join(", "), "ok");
             mode = null;
@@ -509,8 +514,12 @@ def build_planner_map(
     m.get_root().title = html.escape(_s("title", lang, district=name))
     if tiles_url:
         folium.TileLayer(tiles=tiles_url, attr="intranet", name="basemap").add_to(m)
+    # Only the grid pane takes the mouse: the panes above it draw outlines only and let
+    # clicks through, so a click (or hover) anywhere reaches the grid under it.
     for level in ("grid", "special", "community", "street", "district"):
-        CustomPane(f"gridmap-{level}", z_index=_PANE_Z[level]).add_to(m)
+        CustomPane(
+            f"gridmap-{level}", z_index=_PANE_Z[level], pointer_events=level == "grid"
+        ).add_to(m)
     grid_style = LEVEL_STYLES["grid"]
     grid_layer = folium.GeoJson(
         _grid_collection(frames.get("grid", district.iloc[:0])),

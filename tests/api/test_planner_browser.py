@@ -222,3 +222,154 @@ def test_planner_exported_as_one_file_opens_offline(loaded, test_settings, db_en
     )
     assert report["others"] == [] and report["errors"] == []
     assert report["results"] == {"grids": n_grids, "geoman": "object"}
+
+
+def _split_and_merge_targets(conn):
+    """From the last community (the drag test works in the first ones): a grid to split
+    by a west–east line that cuts it into exactly two (checked with shapely), and two
+    other grids sharing more than 50 m of border, to merge."""
+    grids = live(conn, "grid")
+    g_m = grids.to_crs(METRIC)
+    for community in sorted(set(grids["parent"]), reverse=True):
+        inside = g_m[g_m["parent"] == community]
+        if len(inside) < 3:
+            continue
+        pair = next(
+            (
+                (a, b)
+                for a, b in itertools.combinations(inside.itertuples(), 2)
+                if a.geometry.intersection(b.geometry).length > 50
+            ),
+            None,
+        )
+        if pair is None:
+            continue
+        a, b = pair
+        for s in inside.itertuples():
+            if s.code in (a.code, b.code):
+                continue
+            poly = grids.set_index("code").geometry[s.code]
+            x0, y0, x1, y1 = poly.bounds
+            for f in (0.5, 0.4, 0.6, 0.3, 0.7):
+                y = y0 + f * (y1 - y0)
+                line = shapely.LineString([(x0 - 1e-4, y), (x1 + 1e-4, y)])
+                if len(shapely.get_parts(shapely.ops.split(poly, line))) == 2:
+                    # Inside the neighbour but away from its label (drawn at the
+                    # representative point, where it would take the click).
+                    b_poly = grids.set_index("code").geometry[b.code]
+                    label = b_poly.representative_point()
+                    b_point = b_poly.buffer(-2e-4).difference(label.buffer(4e-4))
+                    b_point = b_point.representative_point()
+                    return community, s.code, line, a.code, b.code, b_point
+    pytest.fail("no community with a grid to split and two grids to merge")
+
+
+def test_split_and_merge_in_chromium(edit_server, edit_db):
+    """A line drawn with the mouse splits a grid; a click on a neighbour merges two —
+    the stored shapes equal shapely's split and union of the shapes before."""
+    import shapely.ops
+
+    _settings, engine = edit_db
+    with engine.connect() as conn:
+        community, split_code, line, keep, gone, gone_point = _split_and_merge_targets(conn)
+        before = live(conn, "grid").set_index("code")
+    (lx0, ly), (lx1, _) = line.coords
+
+    def to_px(page, lon, lat):
+        box = page.locator(".folium-map").bounding_box()
+        pt = page.evaluate(
+            f"(() => {{ const q = gridmapPlanner.map.latLngToContainerPoint([{lat}, {lon}]);"
+            " return [q.x, q.y]; })()"
+        )
+        return box["x"] + pt[0], box["y"] + pt[1]
+
+    def save(page, reason, count):
+        page.fill("#gm-reason", reason)
+        page.click("#gm-save")
+        try:
+            wait_until_true(page, f"gridmapPlanner.saved === {count}", timeout_s=90)
+        except TimeoutError:
+            message = page.evaluate("document.getElementById('gm-msg').textContent")
+            pytest.fail(f"the save did not complete; the page says: {message!r}")
+
+    sent: dict = {}
+
+    def split_then_merge(page):
+        # Record what the page sends: the line as drawn (pixel-rounded by the mouse) is
+        # what the stored parts must equal shapely's split by.
+        page.evaluate(
+            """(() => { const f = window.fetch; window._sent = [];
+                window.fetch = (u, o) => { if (o && o.body) window._sent.push([u, o.body]);
+                                           return f(u, o); };
+                return 1; })()"""
+        )
+        page.evaluate(
+            f"""async () => {{
+                const p = window.gridmapPlanner;
+                p.map.fitBounds(p.byCode({split_code!r}).getBounds(), {{animate: false}});
+                await p.select(p.byCode({split_code!r}));
+            }}"""
+        )
+        page.click("#gm-split")
+        page.mouse.click(*to_px(page, lx0, ly))
+        page.mouse.dblclick(*to_px(page, lx1, ly))
+        wait_until_true(page, "document.getElementById('gm-msg').textContent === ''")
+        save(page, "画线分割 browser test", 1)
+        page.evaluate(
+            f"""async () => {{
+                const p = window.gridmapPlanner;
+                const both = p.byCode({keep!r}).getBounds().extend(p.byCode({gone!r}).getBounds());
+                p.map.fitBounds(both, {{animate: false}});
+                await p.select(p.byCode({keep!r}));
+            }}"""
+        )
+        page.click("#gm-merge")
+        gx, gy = to_px(page, gone_point.x, gone_point.y)
+        page.mouse.click(gx, gy)
+        try:
+            wait_until_true(page, f"document.getElementById('gm-msg').textContent === {gone!r}")
+        except TimeoutError:
+            msg = page.evaluate("document.getElementById('gm-msg').textContent")
+            pytest.fail(f"clicking {gone} did not pick it to merge; the page says {msg!r}")
+        save(page, "合并 browser test", 2)
+        sent["bodies"] = page.evaluate("window._sent")
+
+    report = load_page(
+        f"{edit_server}/planner",
+        wait_for="window.gridmapPlanner !== undefined",
+        interact=split_then_merge,
+        screenshot=SHOTS / "planner-after-split-merge.png",
+    )
+    assert report.problems == []
+    with engine.connect() as conn:
+        after = live(conn, "grid").to_crs(METRIC)
+        parent = live(conn, "community").to_crs(METRIC).set_index("code").loc[community].geometry
+    kids = after[after["parent"] == community].set_index("code")
+    old = before.to_crs(METRIC).geometry
+    # Split: the old code keeps one part, one new code has the other; together they are
+    # shapely's split of the old shape by the same line.
+    import json
+
+    split_body = next(
+        json.loads(b) for u, b in sent["bodies"] if u.endswith("/split") and "dry_run" not in u
+    )
+    drawn = shapely.geometry.shape(split_body["line"])
+    assert drawn.hausdorff_distance(line) < 2e-5  # the mouse drew the intended line
+    line_m = gpd.GeoSeries([drawn], crs=4326).to_crs(METRIC).iloc[0]
+    want = shapely.get_parts(shapely.ops.split(old[split_code], line_m))
+    new_codes = sorted(set(kids.index) - set(before.index))
+    assert len(new_codes) == 1
+    got = [kids.geometry[split_code], kids.geometry[new_codes[0]]]
+    # The server cuts along the line straight in its own metre frame, this test along
+    # the line straight in EPSG:4547: they part by millimetres along the cut.
+    slack = max(1.0, 0.005 * line_m.intersection(old[split_code]).length)
+    for g in got:
+        assert min(g.symmetric_difference(w).area for w in want) <= slack
+    # Merge: the kept grid is the union of the two; the other is no longer live.
+    assert gone not in kids.index
+    union = old[keep].union(old[gone])
+    assert kids.geometry[keep].symmetric_difference(union).area <= 1.0
+    # And the community is still exactly partitioned.
+    assert parent.symmetric_difference(shapely.union_all(kids.geometry.values)).area <= 1.0
+    for a, b in itertools.combinations(kids.geometry, 2):
+        assert a.intersection(b).area <= 1.0
