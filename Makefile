@@ -2,6 +2,8 @@
 .PHONY: setup demo test lint format db-up audit
 
 GRIDMAP := .venv/bin/gridmap
+# setup.sh installs uv into ~/.local/bin when it is not on PATH.
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
 setup:
 	bash scripts/setup.sh
@@ -33,11 +35,11 @@ db-up:
 # reachable) it warns and succeeds, so intranet builds are not blocked.
 audit:
 	@req=$$(mktemp); out=$$(mktemp); \
-	uv export --frozen --format requirements-txt --no-emit-project > $$req || exit 1; \
+	$(UV) export --frozen --format requirements-txt --no-emit-project > $$req || exit 1; \
 	.venv/bin/pip-audit -r $$req --disable-pip --progress-spinner off > $$out 2>&1; \
 	rc=$$?; \
-	if [ $$rc -ne 0 ] && grep -qiE "connection|resolve|timed out|network|offline|max retries" $$out; then \
-		tail -n 1 $$out; echo "warning: vulnerability database unreachable; dependency audit skipped"; \
+	if [ $$rc -ne 0 ] && grep -qiE "connection|resolve|timed out|network|offline|max retries|ssl" $$out; then \
+		echo "warning: vulnerability database unreachable from here; dependency audit skipped (run make audit where it is reachable)"; \
 		rc=0; else cat $$out; fi; \
 	n=$$(grep -c "could not be audited" $$out); if [ "$$n" -gt 0 ]; then \
 		echo "warning: $$n package(s) could not be looked up (vulnerability database unreachable?)"; fi; \

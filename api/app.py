@@ -33,13 +33,13 @@ from api.routers import (
     tiles,
 )
 from api.security import install_security
-from api.state import ServiceState, settle_heap
+from api.state import ApiState, settle_heap
 from web_map.assets import STATIC_DIR, use_local_assets
 
 log = logging.getLogger(__name__)
 
 
-async def _refresh_loop(state: ServiceState, every_s: float) -> None:
+async def _refresh_loop(state: ApiState, every_s: float) -> None:
     # Each worker process checks the live boundary version and rebuilds its own index.
     while True:
         await asyncio.sleep(every_s)
@@ -50,7 +50,7 @@ async def _refresh_loop(state: ServiceState, every_s: float) -> None:
             log.exception("boundary index refresh failed")
 
 
-async def _purge_loop(state: ServiceState, every_s: float) -> None:
+async def _purge_loop(state: ApiState, every_s: float) -> None:
     # Personal data: raw GPS tracks past their keeping time go without anyone asking.
     while True:
         await asyncio.sleep(every_s)
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         engine = make_engine(settings)
-        state = ServiceState(settings, engine)
+        state = ApiState(settings, engine)
         app.state.service = state
         try:
             await asyncio.to_thread(state.refresh)

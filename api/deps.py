@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from geo.errors import NotReady
-from geo.geocode import ReverseGeocoder
+from geo.lookup.geocode import ReverseGeocoder
 
-from api.state import ServiceState
+from api.state import ApiState
 
 
 # async: a sync dependency would cost a thread-pool hop on every request.
-async def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ApiState:
     return request.app.state.service
 
 
@@ -27,5 +27,5 @@ async def get_geocoder(request: Request) -> ReverseGeocoder:
     return geocoder
 
 
-State = Annotated[ServiceState, Depends(get_state)]
+State = Annotated[ApiState, Depends(get_state)]
 Geocoder = Annotated[ReverseGeocoder, Depends(get_geocoder)]

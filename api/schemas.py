@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from geo.vocab import LEVELS
+
 CRSName = Literal["wgs84", "gcj02", "bd09", "cgcs2000"]
 
 
@@ -66,7 +68,7 @@ REVERSE_FIELDS = (
     "border_rule",
 )
 REVERSE_FIELD_GROUPS = {
-    "chain": ("district", "street", "community", "grid"),
+    "chain": LEVELS,
     "people": ("grid_workers", "grid_leaders"),
 }
 # Always in the answer, whatever `fields` says.

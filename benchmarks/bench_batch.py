@@ -9,7 +9,7 @@ bounding box:
 
 * HTTP: POST an N-row Parquet (id, lon, lat) and read the whole Parquet answer back;
   points/s = N / wall time from the first byte sent to the last byte received;
-* in-process: ``geo.batch.reverse_frame`` on the same points.
+* in-process: ``geo.lookup.batch.reverse_frame`` on the same points.
 
 Median of ``--runs`` runs after a warm-up. Target (issue): ≥ 1,000,000 points/s over HTTP.
 
@@ -34,11 +34,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from geo.batch import reverse_frame
+from geo.lookup.batch import reverse_frame
+from geo.services.state import ServiceState
 from geo.settings import PROJECT_ROOT, Settings
 from geo.store.db import make_engine
-
-from api.state import ServiceState
 
 URL = "/v1/geocode/reverse/batch"
 FACTORY = "benchmarks.bench_batch:app_with_batch"
@@ -155,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
         "|---|---|---|---|",
         f"| HTTP `POST {URL}`, Parquet in → Parquet out, one uvicorn worker on loopback | "
         f"{mh * 1000:.0f} ms | {n / mh / 1e6:.2f} M | ≥ 1 M |",
-        f"| in-process `geo.batch.reverse_frame` (CRS wgs84, no H3) | {ml * 1000:.0f} ms | "
+        f"| in-process `geo.lookup.batch.reverse_frame` (CRS wgs84, no H3) | {ml * 1000:.0f} ms | "
         f"{n / ml / 1e6:.2f} M | |",
         "",
         f"All HTTP runs (s): {', '.join(f'{v:.3f}' for v in http)}; "

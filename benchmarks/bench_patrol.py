@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from geo import patrol  # noqa: E402
-from geo.patrol_lattice import points_to_cells  # noqa: E402
+from geo.hexgrid.lattice import points_to_cells  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results_patrol.md"
 CENTRE = (113.9, 35.3)
@@ -196,9 +196,9 @@ def run(n: int, workers: int, runs: int, naive_n: int) -> dict:
     lon, lat = pings["lon"].to_numpy(), pings["lat"].to_numpy()
     m = 2_000_000
     lattice_t, _ = timed(lambda: points_to_cells(lon[:m], lat[:m], 10), 3)
-    from geo import h3cells
+    from geo import hexgrid
 
-    scalar_t, _ = timed(lambda: h3cells.cells_of(lon[:m], lat[:m], 10), 1)
+    scalar_t, _ = timed(lambda: hexgrid.cells_of(lon[:m], lat[:m], 10), 1)
     return {
         "load": (load_before, os.getloadavg()[0]),
         "n": len(pings),

@@ -35,9 +35,9 @@ import numpy as np
 import shapely
 import sqlalchemy as sa
 
-from geo import h3cells
-from geo.locator import GridLocator
-from geo.locator_raster import orientation
+from geo import hexgrid
+from geo.lookup.locator import GridLocator
+from geo.lookup.raster import orientation
 from geo.settings import Settings
 from geo.store import boundaries as bstore
 from geo.store.db import make_engine
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
     n_h3 = min(args.points, 200_000)
     t = time.perf_counter()
-    h3cells.cells_of(lon[:n_h3], lat[:n_h3], settings.h3_point_res)
+    hexgrid.cells_of(lon[:n_h3], lat[:n_h3], settings.h3_point_res)
     h3_rate = n_h3 / (time.perf_counter() - t)
 
     t_pg = pg_hits = plan = None
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += [
         "",
         f"Not charged to STRtree: building the {n:,} shapely points, {t_points * 1e3:.0f} ms.",
-        f"h3-py `latlng_to_cell` (res {settings.h3_point_res}, through `geo.h3cells.cells_of`):"
+        f"h3-py `latlng_to_cell` (res {settings.h3_point_res}, through `geo.hexgrid.cells_of`):"
         f" {h3_rate / 1e6:.2f} M points/s: the cells alone would take"
         f" {n / h3_rate / t_loc:.0f}× as long as the whole locator lookup, hence the lon/lat"
         " lattice.",

@@ -20,9 +20,10 @@ import shapely
 from geo.crs import CRS, UnknownCRSError, from_wgs84, parse_crs
 from geo.errors import InvalidInput
 from geo.settings import STORAGE_SRID
+from geo.vocab import LEVELS
 
 FORMATS = ("gpkg", "geojson", "shp", "csv")
-LAYERS = ("district", "street", "community", "grid", "special_grid")
+LAYERS = (*LEVELS, "special_grid")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # dBase field names stop at 10 characters; these short forms are what the importer reads.
 SHP_FIELD_NAMES = {

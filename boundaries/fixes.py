@@ -1,6 +1,6 @@
 """The topology fix helpers applied on request: to a file at import, or to a DRAFT set.
 
-The fixes themselves are pure (:mod:`geo.topology_fixes`); this module picks their
+The fixes themselves are pure (:mod:`geo.topology.fixes`); this module picks their
 inputs from a draft set and the live map, writes the new geometries of the draft's
 units in the caller's transaction (:mod:`geo.store.draft_edits`, which refuses any
 set that is not a draft: the live map is never fixed in place) and reports the
@@ -19,11 +19,12 @@ from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import Connection
 
 from geo import topology
+from geo.crs.metric import polygon_pieces
 from geo.errors import InvalidInput
 from geo.store import audit, draft_edits
 from geo.store import boundaries as bstore
-from geo.topology_findings import ValidationOptions
-from geo.topology_fixes import (
+from geo.topology.findings import ValidationOptions
+from geo.topology.fixes import (
     MetreFrame,
     fix_assign_gap,
     fix_make_valid,
@@ -31,7 +32,6 @@ from geo.topology_fixes import (
     fix_split_overlap,
     tidy_metric,
 )
-from geo.topology_metric import polygon_pieces
 
 from boundaries import sets
 
@@ -129,7 +129,7 @@ def _gaps(draft, world, codes, set_id) -> tuple[dict, float]:
             )
         kid_geoms = {r.code: out.get(r.code, r.geometry) for r in kids.itertuples()}
         # In one metric frame, so vertices shared with the parent and the other
-        # children come back bit for bit (see geo.topology_fixes.MetreFrame).
+        # children come back bit for bit (see geo.topology.fixes.MetreFrame).
         frame = MetreFrame(parent.geometry, *kid_geoms.values())
         kid_m = {c: frame.there(g) for c, g in kid_geoms.items()}
         gap = tidy_metric(

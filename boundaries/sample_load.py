@@ -19,9 +19,9 @@ import shapely
 from sqlalchemy import Engine, update
 
 from geo.errors import InvalidInput
-from geo.incidents import parse_incident
-from geo.intake import SpecialIndex, place_incidents
-from geo.locator import GridLocator
+from geo.incidents.placement import SpecialIndex, place_incidents
+from geo.incidents.records import parse_incident
+from geo.lookup.locator import GridLocator
 from geo.settings import STORAGE_SRID, Settings
 from geo.store import activity, registers
 from geo.store import boundaries as bstore

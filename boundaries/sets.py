@@ -18,7 +18,7 @@ from geo import topology
 from geo.errors import InvalidInput
 from geo.store import boundaries as bstore
 from geo.store import registers
-from geo.store.models import LEVELS
+from geo.vocab import LEVELS
 
 from boundaries.importer import ImportResult, import_units, normalise_units, read_boundary_file
 
@@ -78,7 +78,7 @@ def map_after_publish(conn: Connection, set_id: int) -> gpd.GeoDataFrame:
     """The four-level map as it would be if the set were published now."""
     bstore.get_set(conn, set_id)  # NotFound for a bad id
     draft = bstore.units_frame(conn, boundary_set_id=set_id)
-    other_levels = tuple(sorted({"district", "street", "community", "grid"} - set(draft["level"])))
+    other_levels = tuple(sorted(set(LEVELS) - set(draft["level"])))
     live = bstore.units_frame(conn, levels=other_levels) if other_levels else draft.iloc[:0]
     cols = ["level", "code", "name", "parent_code", "geometry"]
     both = pd.concat([draft[cols], live[cols]], ignore_index=True)

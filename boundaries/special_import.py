@@ -34,7 +34,7 @@ from geo.settings import STORAGE_SRID
 from geo.store import boundaries as bstore
 from geo.store import registers, special_edits
 from geo.store.models import SPECIAL_GRID_KINDS
-from geo.topology_fixes import fix_make_valid
+from geo.topology.fixes import fix_make_valid
 
 from boundaries.columns import detect_columns
 from boundaries.fixes import make_valid_all
@@ -68,7 +68,7 @@ KIND_NAMES: dict[str, str] = {
     "其他": "other",
     "其它": "other",
 }
-# 1e-9° is ~0.1 mm, the tolerance publishing uses for boundaries (geo.boundary_diff).
+# 1e-9° is ~0.1 mm, the tolerance publishing uses for boundaries (geo.units.diff).
 SAME_GEOMETRY_DEG = 1e-9
 
 

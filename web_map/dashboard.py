@@ -37,8 +37,8 @@ import numpy as np
 import shapely
 from folium.map import CustomPane
 
-from geo import heat
-from geo.incidents import DEFAULT_CATEGORIES
+from geo.incidents import heat
+from geo.incidents.records import DEFAULT_CATEGORIES
 from geo.store.dashboard import GRID_COLUMNS, DashboardFigures
 
 from web_map.assets import use_local_assets

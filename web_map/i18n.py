@@ -10,9 +10,8 @@ from __future__ import annotations
 
 DEFAULT_LANG = "zh"
 
-# The four hierarchy levels, highest first; the keys double as the ``level``
+# The hierarchy levels (geo.vocab.LEVELS) double as the ``level``
 # values in boundary data and as the suffixes of the ``level.*`` strings.
-LEVELS: tuple[str, ...] = ("district", "street", "community", "grid")
 
 STRINGS: dict[str, dict[str, str]] = {
     "zh": {

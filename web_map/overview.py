@@ -26,8 +26,10 @@ from branca.element import MacroElement
 from folium.map import CustomPane
 from folium.template import Template
 
+from geo.vocab import LEVELS
+
 from web_map.assets import use_local_assets
-from web_map.i18n import LEVELS, check_lang, t
+from web_map.i18n import check_lang, t
 
 # Six decimals of a degree is about 0.1 m: far below what the map shows, and
 # about half the JSON of full float precision. Rounding, unlike simplifying,

@@ -29,7 +29,9 @@ from boundaries.export import FORMATS, export_boundaries
 router = APIRouter(prefix="/v1", tags=["boundaries"])
 EDIT, READ = require_scope("edit"), require_scope("read")
 
-Level = Literal["district", "street", "community", "grid"]
+Level = Literal[
+    "district", "street", "community", "grid"
+]  # geo.vocab.LEVELS (a Literal needs the words)
 # boundary_set.id is an INTEGER column: a larger path value is a 422, not a 500.
 SetId = Annotated[int, FastAPIPath(ge=1, le=2**31 - 1)]
 MEDIA = {

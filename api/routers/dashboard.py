@@ -1,7 +1,7 @@
 """The supervisor dashboard page at ``/dashboard`` and the local basemap tiles.
 
 :func:`render_dashboard` builds the page's HTML from the database; the page route
-caches it and ``gridmap map dashboard`` (api/cli_map.py) writes it to a file.
+caches it and ``gridmap map dashboard`` (api/cli/map.py) writes it to a file.
 """
 
 from __future__ import annotations

@@ -25,11 +25,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, ValidationError
 from starlette.routing import Route
 
-from geo import h3cells
+from geo import hexgrid
 from geo.crs import point_from_wgs84, point_to_wgs84
 from geo.errors import InvalidInput, NotFound, NotReady, OutsideDistrict
-from geo.geocode import mask_phone
-from geo.incidents import responsible_special
+from geo.incidents.records import responsible_special
+from geo.lookup.geocode import mask_phone
+from geo.vocab import LEVELS
 
 from api.auth import get_caller, require_scope
 from api.deps import State, get_geocoder
@@ -139,9 +140,7 @@ def _per_grid_parts(geocoder, found, unmasked: bool) -> dict[str, Any]:
     parts = cache.get(key)
     if parts is None or found.row < 0:
         chain = found.chain
-        parts = {
-            level: _unit(chain[level]) for level in ("district", "street", "community", "grid")
-        }
+        parts = {level: _unit(chain[level]) for level in LEVELS}
         parts["grid_workers"] = _people(found.workers, unmasked)
         parts["grid_leaders"] = _people(found.leaders, unmasked)
         if found.row >= 0:
@@ -239,7 +238,7 @@ async def reverse(request: Request) -> Response:
         # Full phone numbers only for a key with the read scope whose jurisdiction holds it.
         unmasked = caller.sees_contacts_of([u.unit_id for u in chain.values() if u])
     per_grid = _per_grid_parts(geocoder, found, unmasked)
-    for level in ("district", "street", "community", "grid"):
+    for level in LEVELS:
         if asked(level):
             body[level] = per_grid[level]
     if asked("special_grids"):
@@ -265,7 +264,7 @@ async def reverse(request: Request) -> Response:
             "neighbour": _unit(found.neighbour),
         }
     if asked("h3"):
-        body["h3"] = {str(res): h3cells.cell_to_str(cell) for res, cell in found.h3.items()}
+        body["h3"] = {str(res): hexgrid.cell_to_str(cell) for res, cell in found.h3.items()}
     body["boundary_version"] = geocoder.version
     if asked("at") or at is not None:
         body["at"] = at.isoformat() if at else None
@@ -340,7 +339,7 @@ async def search(
                 location=Coordinate(lon=x, lat=y, crs=crs),
                 matched=c.matched,
                 building=c.building,
-                **{lvl: chain.get(lvl) for lvl in ("district", "street", "community", "grid")},
+                **{lvl: chain.get(lvl) for lvl in LEVELS},
             )
         )
     return out

@@ -30,10 +30,11 @@ import pyarrow.parquet as pq
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from geo.batch import LEVELS, RESULT_COLUMNS, reverse_frame
 from geo.crs import UnknownCRSError, parse_crs, to_wgs84
 from geo.errors import InvalidInput
-from geo.locator import GridLocator
+from geo.lookup.batch import RESULT_COLUMNS, reverse_frame
+from geo.lookup.locator import GridLocator
+from geo.vocab import LEVEL_ORDER
 
 from api.deps import Geocoder
 from api.errors import problem
@@ -361,7 +362,7 @@ def _json_answer(locator: GridLocator, body: Any) -> dict:
     check_coords(lon, lat, -1, "lon", "lat")  # row numbers as points[] indexes
     frame = reverse_frame(locator, lon, lat, crs)
     levels = {}
-    for lvl in LEVELS:
+    for lvl in LEVEL_ORDER:
         code, name = frame[f"{lvl}_code"], frame[f"{lvl}_name"]
         cc, nc = code.cat.codes.to_numpy(), name.cat.codes.to_numpy()
         cats_c, cats_n = list(code.cat.categories), list(name.cat.categories)
@@ -378,7 +379,7 @@ def _json_answer(locator: GridLocator, body: Any) -> dict:
         {
             "id": p.get("id"),
             "found": grids[i] is not None,
-            **{lvl: levels[lvl][i] for lvl in LEVELS},
+            **{lvl: levels[lvl][i] for lvl in LEVEL_ORDER},
         }
         for i, p in enumerate(points)
     ]

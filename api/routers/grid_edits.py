@@ -20,7 +20,7 @@ from shapely.geometry import mapping
 
 from geo.crs import geometry_from_wgs84
 from geo.errors import InvalidInput
-from geo.geocode import mask_phone
+from geo.lookup.geocode import mask_phone
 from geo.store import audit, history, special_edits
 from geo.store import boundaries as bstore
 from geo.store import grid_edits as edits
@@ -299,7 +299,7 @@ def unit_diff(
     crs: Annotated[CRSName, Query(description="CRS of the returned geometries")] = "wgs84",
 ):
     """What changed between two versions: area gained and lost, attributes."""
-    from geo.topology_metric import metric_epsg_for, to_metric
+    from geo.crs.metric import metric_epsg_for, to_metric
 
     with state.engine.connect() as conn:
         a, ga = history.version(conn, code, from_version)

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from geo import heat
 from geo.errors import InvalidInput
-from geo.incidents import DEFAULT_CATEGORIES
+from geo.incidents import heat
+from geo.incidents.records import DEFAULT_CATEGORIES
 from geo.store import heat as hstore
 
 from api.auth import CallerDep, area_within_jurisdiction, require_scope

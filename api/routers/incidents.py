@@ -17,9 +17,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from geo.errors import InvalidInput, NotFound
-from geo.incidents import RowError, parse_incident
-from geo.intake import place_incidents
+from geo.incidents.placement import place_incidents
+from geo.incidents.records import RowError, parse_incident
 from geo.store import activity
+from geo.vocab import LEVEL_ORDER
 
 from api.auth import (
     OUTSIDE_REPORT,
@@ -333,7 +334,7 @@ def _incident_json(conn, incident_id: int, state=None, caller=None) -> dict:
     if detail is None:
         raise NotFound(f"incident {incident_id} does not exist", f"事件 {incident_id} 不存在")
     if caller is not None:  # outside the caller's jurisdiction it does not exist
-        chain = [(detail[k] or {}).get("id") for k in ("grid", "community", "street", "district")]
+        chain = [(detail[k] or {}).get("id") for k in LEVEL_ORDER]
         require_unit(caller, chain, what=f"incident {incident_id}", what_zh=f"事件 {incident_id}")
     return detail
 

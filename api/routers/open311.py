@@ -15,10 +15,11 @@ from fastapi import APIRouter, Form, Path, Query
 from sqlalchemy import select
 
 from geo.errors import InvalidInput, NotFound
-from geo.incidents import RowError, parse_incident
-from geo.intake import place_incidents
+from geo.incidents.placement import place_incidents
+from geo.incidents.records import RowError, parse_incident
 from geo.store import activity
 from geo.store.models import Incident
+from geo.vocab import LEVEL_ORDER
 
 from api.auth import (
     OUTSIDE_REPORT,
@@ -202,6 +203,6 @@ def get_request(
         d = activity.incident_detail(conn, request_id, state.case_rules.time_limits_h)
     if d is None:
         raise NotFound(f"request {request_id} does not exist", f"诉求 {request_id} 不存在")
-    chain = [(d[k] or {}).get("id") for k in ("grid", "community", "street", "district")]
+    chain = [(d[k] or {}).get("id") for k in LEVEL_ORDER]
     require_unit(caller, chain, what=f"request {request_id}", what_zh=f"诉求 {request_id}")
     return [_request_json(d, state.case_rules.categories)]

@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse
 
 from geo.store import boundaries as bstore
 from geo.store import registers
-from geo.store.models import LEVELS
 from geo.topology import findings_to_geojson
+from geo.vocab import LEVELS
 
 from api.deps import State
 from boundaries import sets
@@ -35,9 +35,7 @@ def overview(
     def build() -> str:
         with state.engine.connect() as conn:
             units = bstore.units_frame(conn)
-        levels = {
-            lvl: units[units["level"] == lvl] for lvl in ("district", "street", "community", "grid")
-        }
+        levels = {lvl: units[units["level"] == lvl] for lvl in LEVELS}
         m = build_overview_map(
             levels, lang=lang, static_url=STATIC_URL, tiles_url=state.settings.tiles_url
         )

@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse
 
-from geo import coverage, trackfiles
 from geo.errors import InvalidInput, NotFound
+from geo.patrol import coverage, trackfiles
 from geo.store import activity, registers
 from geo.store import boundaries as bstore
 from geo.store.patrol_ingest import ingest_pings

@@ -10,10 +10,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, File, Form, Query, Response, UploadFile
 from pydantic import BaseModel, Field
 
-from geo import ledger as L
 from geo.crs import from_wgs84, to_wgs84
 from geo.errors import InvalidInput
-from geo.geocode import mask_phone
+from geo.lookup.geocode import mask_phone
+from geo.registers import ledger as L
 from geo.store import boundaries as bstore
 from geo.store import campaign, registers
 from geo.store import ledgers as lstore

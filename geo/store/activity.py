@@ -15,8 +15,9 @@ from geoalchemy2 import functions as gf
 from sqlalchemy import Connection, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
-from geo import h3cells, lifecycle
+from geo import hexgrid
 from geo.errors import Conflict, NotFound
+from geo.incidents import lifecycle
 from geo.settings import STORAGE_SRID
 from geo.store import pgcopy
 from geo.store.models import (
@@ -342,7 +343,7 @@ def incident_details(
             "description": i.description,
             "location": {"lon": i.lon, "lat": i.lat, "crs": "wgs84"},
             "received_crs": i.crs_in,
-            "h3_cell": h3cells.cell_to_str(i.h3_cell),
+            "h3_cell": hexgrid.cell_to_str(i.h3_cell),
             "grid": grid,
             "community": unit(i.community_unit_id),
             "street": unit(i.street_unit_id),

@@ -16,11 +16,11 @@ from geoalchemy2 import functions as gf
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import aliased
 
-from geo.boundary_diff import diff_units, summary
 from geo.errors import Conflict, InvalidInput, NotFound
 from geo.settings import STORAGE_SRID
 from geo.store.db import ewkt
 from geo.store.models import LEVELS, AdminUnit, AdminUnitVersion, BoundarySet, SpecialGrid
+from geo.units.diff import diff_units, summary
 
 _LEVEL_RANK = {lvl: i for i, lvl in enumerate(LEVELS)}
 

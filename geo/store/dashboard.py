@@ -5,10 +5,10 @@ community, incident categories):
 
 - per grid in scope: incidents in the window and the one before (as placed at
   intake), the rate per 1,000 households, patrol coverage (share of the grid's
-  res-10 cells visited, :mod:`geo.coverage`, the same figures as
+  res-10 cells visited, :mod:`geo.patrol.coverage`, the same figures as
   ``GET /v1/coverage``), days since the last visit, unowned compounds (count, per
   km², per 1,000 households), the grid worker(s);
-- the incident heat per H3 cell (:mod:`geo.heat`, the figures of
+- the incident heat per H3 cell (:mod:`geo.incidents.heat`, the figures of
   ``GET /v1/incidents/heat``) and per cell and Beijing day, for the date slider;
 - the unvisited res-10 cells (gaps) with days since their last visit — only when a
   street or community is chosen: the whole district's gaps are thousands of
@@ -32,7 +32,9 @@ import shapely
 from geoalchemy2 import functions as gf
 from sqlalchemy import Connection, func, select
 
-from geo import coverage, h3cells, heat
+from geo import hexgrid
+from geo.incidents import heat
+from geo.patrol import coverage
 from geo.settings import STORAGE_SRID
 from geo.store import activity, registers
 from geo.store import boundaries as bstore
@@ -100,7 +102,7 @@ class DashboardFigures:
         never visited); ``worker`` is the worker names joined by "、" ("" if none).
     cells
         Heat cells with an incident in the window or the one before: ``cell`` (hex),
-        ``incidents``, ``previous``, ``change``, ``rising`` (:func:`geo.heat.rising`),
+        ``incidents``, ``previous``, ``change``, ``rising`` (:func:`geo.incidents.heat.rising`),
         hexagon ``geometry``.
     daily
         ``cell`` (hex), ``day`` (0 = the window's first Beijing day), ``count``.
@@ -180,7 +182,7 @@ def _workers(conn: Connection) -> dict[int, str]:
 def _coverage(
     grids: gpd.GeoDataFrame, conn: Connection, window: heat.Window, res: int, *, gaps: bool
 ) -> tuple[pd.DataFrame, gpd.GeoDataFrame | None]:
-    """Per-grid coverage (:func:`geo.coverage.unit_coverage`) and, if asked, the gaps."""
+    """Per-grid coverage (:func:`geo.patrol.coverage.unit_coverage`) and, if asked, the gaps."""
     units = gpd.GeoDataFrame(
         {"code": grids["code"].to_numpy(), "level": "grid"},
         geometry=grids.geometry.to_numpy(),
@@ -197,7 +199,7 @@ def _coverage(
 
 def _unowned_cells(compounds: gpd.GeoDataFrame, res: int) -> gpd.GeoDataFrame:
     pts = compounds.geometry
-    cells = h3cells.cells_of(pts.x.to_numpy(), pts.y.to_numpy(), res)
+    cells = hexgrid.cells_of(pts.x.to_numpy(), pts.y.to_numpy(), res)
     frame = pd.DataFrame(
         {
             "cell": cells,
@@ -207,11 +209,11 @@ def _unowned_cells(compounds: gpd.GeoDataFrame, res: int) -> gpd.GeoDataFrame:
     )
     agg = frame.groupby("cell", as_index=False).sum()
     agg = agg[agg["unowned"] > 0].reset_index(drop=True)
-    polys = h3cells.cell_polygons(agg["cell"].to_numpy())
+    polys = hexgrid.cell_polygons(agg["cell"].to_numpy())
     area = heat.geodesic_area_km2(polys)
     return gpd.GeoDataFrame(
         {
-            "cell": [h3cells.cell_to_str(c) for c in agg["cell"]],
+            "cell": [hexgrid.cell_to_str(c) for c in agg["cell"]],
             "unowned": agg["unowned"].to_numpy(),
             "households": agg["households"].to_numpy(),
             "area_km2": area,
@@ -282,19 +284,19 @@ def dashboard_figures(
     cells = f["cells"]
     cell_frame = gpd.GeoDataFrame(
         {
-            "cell": [h3cells.cell_to_str(c) for c in cells["cell"]],
+            "cell": [hexgrid.cell_to_str(c) for c in cells["cell"]],
             "incidents": cells["count"].to_numpy(),
             "previous": cells["previous"].to_numpy(),
             "change": cells["change"].to_numpy(),
             "rising": cells["rising"].to_numpy(dtype=bool),
         },
-        geometry=h3cells.cell_polygons(cells["cell"].to_numpy()),
+        geometry=hexgrid.cell_polygons(cells["cell"].to_numpy()),
         crs=WGS84,
     )
     rows = f["rows"]
-    row_cells = h3cells.cells_of(rows["lon"].to_numpy(), rows["lat"].to_numpy(), res)
+    row_cells = hexgrid.cells_of(rows["lon"].to_numpy(), rows["lat"].to_numpy(), res)
     daily = heat.daily_cell_counts(row_cells, rows["reported_at"], window)
-    daily["cell"] = [h3cells.cell_to_str(c) for c in daily["cell"]]
+    daily["cell"] = [hexgrid.cell_to_str(c) for c in daily["cell"]]
 
     gaps = None
     if gap_cells is not None:
@@ -302,7 +304,7 @@ def dashboard_figures(
         gaps = gpd.GeoDataFrame(
             {
                 "grid_code": g["grid_code"].to_numpy(),
-                "cell": [h3cells.cell_to_str(c) for c in g["cell"]],
+                "cell": [hexgrid.cell_to_str(c) for c in g["cell"]],
                 "days_since_visit": g["days_since_last_visit"].astype(float).to_numpy(),
             },
             geometry=g.geometry.to_numpy(),

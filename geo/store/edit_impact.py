@@ -11,8 +11,7 @@ import shapely
 from geoalchemy2 import functions as gf
 from sqlalchemy import Connection, func, select
 
-from geo import edit_impact as pure
-from geo.h3cells import cell_center, cell_to_str
+from geo.hexgrid import cell_center, cell_to_str
 from geo.store.models import (
     Compound,
     GridAssignment,
@@ -21,6 +20,7 @@ from geo.store.models import (
     PatrolVisit,
     SpecialGrid,
 )
+from geo.units import impact as pure
 
 
 def _points(conn: Connection, table, columns: list, where, bbox) -> pd.DataFrame:

@@ -19,14 +19,14 @@ from geoalchemy2 import functions as gf
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, func, insert, select, update
 
-from geo import grid_edits as pure
-from geo.codes import allocate_grid_numbers
 from geo.errors import InvalidInput, NotFound, StaleVersion
 from geo.store import audit, registers
 from geo.store.boundaries import _ACTIVATION_LOCK, NOTIFY_CHANNEL, units_frame
 from geo.store.db import ewkt
 from geo.store.edit_impact import impact_of
 from geo.store.models import AdminUnit, AdminUnitVersion, BoundarySet
+from geo.units import edits as pure
+from geo.units.codes import allocate_grid_numbers
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Reads for the incident heat: incidents of a window and filter, grids, households.
 
-SQLAlchemy Core only; the aggregation itself is pure and lives in :mod:`geo.heat`.
+SQLAlchemy Core only; the aggregation itself is pure and lives in :mod:`geo.incidents.heat`.
 Street and community filters follow the responsibility chain stored with each
 incident at intake (``street_unit_id`` / ``community_unit_id``), so a filtered
 count equals the unit's own caseload.
@@ -16,8 +16,8 @@ from geoalchemy2 import functions as gf
 from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.orm import aliased
 
-from geo import heat
 from geo.errors import NotFound
+from geo.incidents import heat
 from geo.store import boundaries as bstore
 from geo.store.models import AdminUnitVersion, Compound, Incident
 
@@ -196,9 +196,9 @@ def heat_figures(
 ) -> dict:
     """Everything the heat endpoint answers (also drawn by the dashboard).
 
-    Returns a dict: ``window`` (:class:`geo.heat.Window`), ``rows`` (the incidents of
-    both windows), ``cells`` (:func:`geo.heat.cell_counts`), ``grids``
-    (:func:`geo.heat.grid_totals` plus community_code, street_code), ``street`` and
+    Returns a dict: ``window`` (:class:`geo.incidents.heat.Window`), ``rows`` (the incidents of
+    both windows), ``cells`` (:func:`geo.incidents.heat.cell_counts`), ``grids``
+    (:func:`geo.incidents.heat.grid_totals` plus community_code, street_code), ``street`` and
     ``community`` (the filter units or None).
     """
     window = heat.resolve_window(

@@ -20,9 +20,9 @@ from geoalchemy2 import functions as gf
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from geo import ledger as L
 from geo.crs import from_wgs84
 from geo.errors import InvalidInput, NotFound
+from geo.registers import ledger as L
 from geo.store import audit
 from geo.store import boundaries as bstore
 from geo.store.db import ewkt
@@ -557,7 +557,7 @@ def export_workers(
 ) -> tuple[list[str], list[list]]:
     """Header and rows of the people register with their open assignments.
 
-    ``mask`` (e.g. :func:`geo.geocode.mask_phone`) is applied to phone numbers.
+    ``mask`` (e.g. :func:`geo.lookup.geocode.mask_phone`) is applied to phone numbers.
     """
     w, a, v = GridWorker, GridAssignment, AdminUnitVersion
     live = bstore.live_units_subquery()

@@ -34,25 +34,17 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from geo.settings import STORAGE_SRID
-
-LEVELS = ("district", "street", "community", "grid")
-SPECIAL_GRID_KINDS = (
-    "school",
-    "hospital",
-    "industrial_park",
-    "market",
-    "enterprise",
-    "scenic",
-    "campus",
-    "other",
+from geo.vocab import (
+    BOUNDARY_SET_STATUSES,
+    INCIDENT_ACTIONS,
+    INCIDENT_SOURCES,
+    INCIDENT_STATUSES,
+    LEVELS,
+    MANAGEMENT_TYPES,
+    PATROL_MODES,
+    SPECIAL_GRID_KINDS,
+    WORKER_ROLES,
 )
-MANAGEMENT_TYPES = ("property_company", "unit", "self_governed", "unowned")
-INCIDENT_SOURCES = ("grid_worker", "hotline_12345", "camera", "patrol", "citizen", "other")
-INCIDENT_STATUSES = ("open", "assigned", "escalated", "closed")
-INCIDENT_ACTIONS = ("assign", "escalate", "close", "reopen")
-WORKER_ROLES = ("worker", "leader", "volunteer", "patroller")
-PATROL_MODES = ("foot", "bicycle", "vehicle")
-BOUNDARY_SET_STATUSES = ("draft", "active", "retired")
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

@@ -22,9 +22,9 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection
 
-from geo import h3cells, patrol
-from geo.locator import GridLocator
-from geo.patrol_clean import PolygonMask
+from geo import hexgrid, patrol
+from geo.lookup.locator import GridLocator
+from geo.patrol.clean import PolygonMask
 from geo.store import activity
 
 # Pings per pipelined chunk: big enough that a chunk's round trips (a few ms) do not
@@ -125,7 +125,7 @@ def _store(
         return len(new)
     cells = visits["cell"].to_numpy(np.int64)
     uniq, inverse = np.unique(cells, return_inverse=True)
-    grid_of = locator.chain_ids(locator.locate_many(*h3cells.cell_centers(uniq)))[:, 0]
+    grid_of = locator.chain_ids(locator.locate_many(*hexgrid.cell_centers(uniq)))[:, 0]
     grid_ids = grid_of[inverse]
     activity.add_visits(
         conn,

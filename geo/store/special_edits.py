@@ -11,7 +11,6 @@ from geoalchemy2 import functions as gf
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, func, insert, select, update
 
-from geo import grid_edits as pure
 from geo.errors import Conflict, InvalidInput, NotFound, StaleVersion
 from geo.store import audit
 from geo.store.boundaries import NOTIFY_CHANNEL
@@ -19,7 +18,8 @@ from geo.store.db import ewkt
 from geo.store.grid_edits import lock
 from geo.store.models import SPECIAL_GRID_KINDS, AdminUnitVersion, SpecialGrid
 from geo.topology import validate_units
-from geo.topology_fixes import fix_make_valid
+from geo.topology.fixes import fix_make_valid
+from geo.units import edits as pure
 
 FIELDS = ("name", "kind", "responsible_unit", "contact_name", "contact_phone")
 _S = SpecialGrid

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from geo import crs
-from geo.batch import RESULT_COLUMNS
+from geo.lookup.batch import RESULT_COLUMNS
 
 from api.routers import geocode_batch
 from tests.geo.test_batch import expected_frame, make_points
@@ -236,7 +236,7 @@ def test_cli_geocodes_a_small_csv(loaded, test_settings, sample, tmp_path, monke
     from rich.console import Console
     from typer.testing import CliRunner
 
-    from api.cli_geocode import register
+    from api.cli.geocode import register
 
     for k in [k for k in __import__("os").environ if k.startswith("GRIDMAP_")]:
         monkeypatch.delenv(k)

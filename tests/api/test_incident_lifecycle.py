@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from geo.errors import Conflict
-from geo.lifecycle import DEFAULT_TIME_LIMITS_H, State, apply_action
+from geo.incidents.lifecycle import DEFAULT_TIME_LIMITS_H, State, apply_action
 
 
 def _report(client, sample, ext, when=None):

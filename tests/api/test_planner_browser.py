@@ -204,7 +204,7 @@ def test_drag_a_vertex_and_save(edit_server, edit_db, tmp_path):
 
 
 def test_planner_exported_as_one_file_opens_offline(loaded, test_settings, db_engine, tmp_path):
-    from api.cli_map import export_page
+    from api.cli.map import export_page
     from tests.web_map.test_export import open_file
 
     out = tmp_path / "planner.html"

@@ -1,4 +1,4 @@
-"""``geo.batch.reverse_frame`` against an independent answer: shapely ``covers`` over
+"""``geo.lookup.batch.reverse_frame`` against an independent answer: shapely ``covers`` over
 the generator's own polygons with the smallest-code rule, and the names/codes of each
 grid's ancestors taken from the generator's parent codes. No database."""
 
@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo import crs, h3cells
-from geo.batch import RESULT_COLUMNS, reverse_frame
-from geo.locator import GridLocator
+from geo import crs, hexgrid
+from geo.lookup.batch import RESULT_COLUMNS, reverse_frame
+from geo.lookup.locator import GridLocator
 
 
 def units_frame(sample):
@@ -102,7 +102,7 @@ def test_h3_cells_match_the_single_point_door(locator, sample):
     lon, lat = make_points(sample, n=50)
     got = reverse_frame(locator, lon[:50], lat[:50], "wgs84", h3_res=(9, 12))
     assert set(got["h3_12"]) == {
-        h3cells.cell_of(x, y, 12) for x, y in zip(lon[:50], lat[:50], strict=True)
+        hexgrid.cell_of(x, y, 12) for x, y in zip(lon[:50], lat[:50], strict=True)
     }
     assert got["h3_9"].dtype == np.int64
 

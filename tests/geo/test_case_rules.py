@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from geo.case_rules import DEFAULT_CASE_RULES, load_case_rules
 from geo.errors import InvalidInput
-from geo.incidents import SpecialRef, responsible_special
-from geo.lifecycle import due_at
+from geo.incidents.lifecycle import due_at
+from geo.incidents.records import SpecialRef, responsible_special
+from geo.incidents.rules import DEFAULT_CASE_RULES, load_case_rules
 
 RULES = """
 [categories]

@@ -3,7 +3,7 @@
 import pytest
 from shapely.geometry import box
 
-from geo.codes import (
+from geo.units.codes import (
     allocate_grid_numbers,
     check_code,
     code_level,

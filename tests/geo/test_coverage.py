@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo import coverage
 from geo.errors import InvalidInput
+from geo.patrol import coverage
 
 G1 = shapely.box(113.900, 35.300, 113.906, 35.306)
 G2 = shapely.box(113.906, 35.300, 113.912, 35.306)

@@ -26,7 +26,7 @@ from pypinyin import Style, lazy_pinyin
 from rapidfuzz.distance import Levenshtein
 
 from geo.gazetteer import KINDS, Candidate, Gazetteer
-from geo.gazetteer_text import normalise, parse_address, short_name
+from geo.gazetteer.text import normalise, parse_address, short_name
 
 QUERY_SEED = 20240611
 MIN_TOP1 = 0.95

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pyproj import Geod
 from shapely.geometry import MultiPolygon, box
 
-from geo.locator import GridLocator
+from geo.lookup.locator import GridLocator
 
 N_POINTS = 100_000
 WGS84 = Geod(ellps="WGS84")
@@ -320,7 +320,7 @@ def _projected_border_distance(geom, x: float, y: float) -> float:
 
 
 def test_fast_border_distance_equals_the_full_projection(sample_locator, sample_geoms):
-    from geo.locator_border import border_distance
+    from geo.lookup.border import border_distance
 
     rng = np.random.default_rng(11)
     xy, n_border = border_and_random_points(sample_locator.grids, n=3_000, seed=5)
@@ -342,7 +342,7 @@ def test_fast_border_distance_equals_the_full_projection(sample_locator, sample_
 
 
 def test_fast_border_distance_on_many_edges_and_far_points():
-    from geo.locator_border import FAST_MAX_M, BorderEdges, border_distance
+    from geo.lookup.border import FAST_MAX_M, BorderEdges, border_distance
 
     # A 400-vertex ring (the vectorised pass) around (114, 35) of radius 0.6° (~55 km),
     # with a hole: far points fall back to the full way, near ones agree with it.

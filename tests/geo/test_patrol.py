@@ -23,10 +23,12 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo import patrol, patrol_batch, patrol_visits
+from geo import patrol
 from geo.errors import InvalidInput
-from geo.patrol_clean import PolygonMask
-from geo.patrol_lattice import points_to_cells
+from geo.hexgrid.lattice import points_to_cells
+from geo.patrol import batch as patrol_batch
+from geo.patrol import visits as patrol_visits
+from geo.patrol.clean import PolygonMask
 
 EPS_M = 0.05
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from geo.crs import from_wgs84, to_wgs84
-from geo.locator import GridLocator
+from geo.lookup.locator import GridLocator
 from geo.patrol import path_cells
 
 PROPS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

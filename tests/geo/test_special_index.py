@@ -3,7 +3,7 @@
 import numpy as np
 import shapely
 
-from geo.intake import SpecialIndex
+from geo.incidents.placement import SpecialIndex
 
 
 def test_containing_equals_brute_force(sample):

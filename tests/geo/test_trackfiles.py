@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo import patrol, trackfiles
+from geo import patrol
 from geo.errors import InvalidInput
+from geo.patrol import trackfiles
 
 from tests.geo.test_patrol import line_cells
 

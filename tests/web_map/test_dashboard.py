@@ -18,7 +18,7 @@ import shapely
 from shapely.geometry import Point, box
 
 from geo.crs import wgs84_to_gcj02
-from geo.heat import Window
+from geo.incidents.heat import Window
 from geo.store.dashboard import DashboardFigures
 
 from web_map.assets import find_external_urls, inline_assets

@@ -17,7 +17,7 @@ from playwright.sync_api import sync_playwright
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.cli_map import BUILDERS, export_page
+from api.cli.map import BUILDERS, export_page
 from tests.web_map.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
 from web_map.assets import find_external_urls
 

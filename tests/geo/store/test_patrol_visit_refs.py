@@ -128,7 +128,7 @@ def _stored(conn, since):
 def _upload(db_engine, sample, test_settings, days_later: int):
     """The live locator, and the sample's pings moved ``days_later`` days on (so they
     are new tracks), with their first time."""
-    from api.state import ServiceState
+    from geo.services.state import ServiceState
 
     state = ServiceState(test_settings, db_engine)
     state.refresh()

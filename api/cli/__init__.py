@@ -1,0 +1,11 @@
+"""The ``gridmap`` command line, one module per group of commands.
+
+:mod:`api.cli.main` builds the Typer app; each command imports its heavy
+dependencies (geopandas, SQLAlchemy, the use cases) inside its body, so
+``gridmap --help`` answers at once. Commands call the use cases in
+:mod:`geo.services`, never a router.
+"""
+
+from api.cli.main import app, main
+
+__all__ = ["app", "main"]

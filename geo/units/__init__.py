@@ -1,0 +1,11 @@
+"""The administrative units themselves: codes, edits of the partition, drafts vs live.
+
+- :mod:`geo.units.codes`: statistical division codes (12 digits + grid sequence),
+  their checks and the allocation of new grid numbers;
+- :mod:`geo.units.edits`: the pure geometry of each planner edit (reshape, split,
+  merge, move a border …) and the partition invariant it must keep;
+- :mod:`geo.units.impact`: what an edit moves (compounds, incidents, workload);
+- :mod:`geo.units.diff`: a draft set against the live map.
+
+The level words themselves are in :mod:`geo.vocab`.
+"""
