@@ -16,25 +16,33 @@ from geo.store.db import make_engine
 from api.errors import install_error_handlers
 from api.routers import (
     aliases,
+    audit,
     boundary_sets,
+    campaign,
+    compounds,
     dashboard,
     geocode,
     geocode_batch,
-    grid_edits,
+    grids,
     health,
     heat,
+    history,
     incidents,
+    ledgers,
     ogc,
     ogc_write,
     open311,
     pages,
     patrol,
-    registers,
+    special_grids,
     tiles,
+    workers,
+    workload,
 )
 from api.security import install_security
 from api.state import ApiState, settle_heap
 from web_map.assets import STATIC_DIR, use_local_assets
+from web_map.templating import use_template_folder
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +73,7 @@ async def _purge_loop(state: ApiState, every_s: float) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     use_local_assets("/static")
+    use_template_folder(settings.template_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -108,7 +117,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(aliases.router)
     app.include_router(geocode_batch.router)
     app.include_router(boundary_sets.router)
-    app.include_router(grid_edits.router)
+    app.include_router(grids.router)
+    app.include_router(history.router)
+    app.include_router(audit.router)
+    app.include_router(special_grids.router)
     app.include_router(heat.router)  # before incidents: /heat is not an {incident_id}
     app.include_router(incidents.router)
     app.include_router(open311.router)
@@ -118,7 +130,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ogc.router)
     app.include_router(ogc_write.router)
     app.include_router(tiles.router)
-    app.include_router(registers.router)
+    app.include_router(compounds.router)
+    app.include_router(workers.router)
+    app.include_router(ledgers.router)
+    app.include_router(campaign.router)
+    app.include_router(workload.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # The hottest endpoint first, as a plain route (see geocode.lean_routes).
     app.router.routes[:0] = geocode.lean_routes()

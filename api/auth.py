@@ -18,16 +18,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from geo.errors import GridmapError, NotFound
+from geo.errors import Forbidden, GridmapError, NotFound
 from geo.store import keys as keystore
 
 
 class Unauthorized(GridmapError):
     slug = "unauthorized"
-
-
-class Forbidden(GridmapError):
-    slug = "forbidden"
 
 
 class TooManyRequests(GridmapError):
@@ -225,21 +221,8 @@ def area_within_jurisdiction(
     )
 
 
-INCIDENT_CHAIN = ("grid_unit_id", "community_unit_id", "street_unit_id", "district_unit_id")
-
-
-def reports_within(caller: Caller, row: dict) -> bool:
-    """An incident (a placed intake row) lies in the caller's jurisdiction: a key limited
-    to units reports only there (a grid worker: the grids assigned today), as it could
-    not read the case back anywhere else."""
-    return caller.sees_unit([row.get(k) for k in INCIDENT_CHAIN])
-
-
-OUTSIDE_REPORT = (
-    "the point lies outside the units this key may report in; check the coordinates "
-    "and crs, or report it with a key for that area",
-    "该位置不在此密钥可上报的范围内；请检查坐标及 crs，或用该区域的密钥上报",
-)
+# Reporting incidents keeps to the jurisdiction in the intake use case
+# (geo.services.intake.reports_within).
 
 
 def require_own_worker(caller: Caller, worker_code: str) -> None:

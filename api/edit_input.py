@@ -1,17 +1,49 @@
 """What edit requests carry, parsed once for the edit API and OGC API writes: a
-GeoJSON geometry in a named CRS, and If-Match ETags."""
+GeoJSON geometry in a named CRS, If-Match ETags, the reason and author of an edit, and
+the dry-run switch."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import numpy as np
 import shapely
+from fastapi import Header, Query
+from pydantic import BaseModel, Field
 from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 
 from geo.crs import geometry_to_wgs84
 from geo.errors import InvalidInput, VersionRequired
 
+from api.auth import Caller
+from api.schemas import CRSName
 
-def geometry_in(doc: dict, crs: str, field: str):
+DryRun = Annotated[bool, Query(description="Only report the impact; change nothing")]
+IfMatch = Annotated[
+    str | None,
+    Header(description='ETag(s) of the grid(s) edited, e.g. "1234" or "1234", "1240"'),
+]
+
+
+class GeometryIn(BaseModel):
+    geometry: dict[str, Any] = Field(description="GeoJSON geometry")
+    crs: CRSName = Field(default="wgs84", description="CRS of the geometry's coordinates")
+
+
+class EditIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="Why (kept in history)")
+    author: str | None = Field(
+        default=None, max_length=200, description="Who (only used without an API key)"
+    )
+
+
+def author_of(caller: Caller, body: EditIn) -> str:
+    """The key's name; the body's author only for an anonymous caller who gives one."""
+    return body.author if caller.anonymous and body.author else caller.name
+
+
+def geometry_in(doc: dict, crs: str, field: str) -> BaseGeometry:
     """A non-empty, finite shapely geometry in WGS-84 from GeoJSON given in ``crs``."""
     try:
         geom = shape(doc)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -131,9 +134,26 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     return response
 
 
+E = TypeVar("E", bound=Exception)
+
+
+def _only(
+    kind: type[E], handler: Callable[[Request, E], Awaitable[JSONResponse]]
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    # Starlette types every handler as taking any Exception; it calls each one only
+    # with the class it was registered for, which this wrapper states once.
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, kind)
+        return await handler(request, exc)
+
+    return handle
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(sqlalchemy.exc.OperationalError, _database_unavailable)
     app.add_exception_handler(sqlalchemy.exc.InterfaceError, _database_unavailable)
-    app.add_exception_handler(GridmapError, _domain_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(GridmapError, _only(GridmapError, _domain_error))
+    app.add_exception_handler(
+        RequestValidationError, _only(RequestValidationError, _validation_error)
+    )
+    app.add_exception_handler(StarletteHTTPException, _only(StarletteHTTPException, _http_error))

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from geo.lookup.locator import BORDER_RULE
 from geo.vocab import LEVELS
 
 CRSName = Literal["wgs84", "gcj02", "bd09", "cgcs2000"]
@@ -133,9 +134,7 @@ class ReverseGeocodeResponse(BaseModel):
     h3: dict[str, str] = Field(description="H3 cell (hex) by resolution, e.g. {'9': '89…'}")
     boundary_version: str
     at: str | None = Field(default=None, description="The date asked for (history), if any")
-    border_rule: str = Field(
-        default="a point on a shared border belongs to the grid with the smallest code"
-    )
+    border_rule: str = Field(default=BORDER_RULE)
 
 
 class HealthResponse(BaseModel):

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from geo.settings import Settings
 
 from api.errors import problem
-from web_map.basemap import is_tile_folder, resolve_basemap, tile_origins
+from web_map.basemaps import is_tile_folder, resolve_basemap, tile_origins
 
 
 def _tile_origins(settings: Settings) -> list[str]:

@@ -80,6 +80,34 @@ def _start_server(log: Path) -> tuple[subprocess.Popen, str]:
         time.sleep(0.3)
 
 
+def _time_http(body: bytes, runs: int, points: int, frame) -> tuple[list[float], bytes]:
+    """Seconds per upload of ``body`` to a fresh server (after a warm-up), and the last
+    answer, checked equal to the in-process ``frame``."""
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_batch_{os.getpid()}.log"
+    proc, base = _start_server(log)
+    http = []
+    try:
+        with httpx.Client(base_url=base, timeout=600) as client:
+            headers = {"content-type": "application/vnd.apache.parquet"}
+            for i in range(runs + 1):
+                t = time.perf_counter()
+                r = client.post(URL, content=body, headers=headers)
+                data = r.content
+                elapsed = time.perf_counter() - t
+                r.raise_for_status()
+                if i:
+                    http.append(elapsed)
+            out = pq.read_table(io.BytesIO(data))
+            assert out.num_rows == points
+            got = out.column("grid_code").to_pandas().to_numpy(dtype=object, na_value=None)
+            want = frame["grid_code"].to_numpy(dtype=object, na_value=None)
+            assert (got == want).all(), "HTTP and in-process answers differ"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    return http, data
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--points", type=int, default=2_000_000)
@@ -110,28 +138,7 @@ def main(argv: list[str] | None = None) -> None:
             local.append(time.perf_counter() - t)
     found = float(frame["grid_code"].notna().mean())
 
-    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_batch_{os.getpid()}.log"
-    proc, base = _start_server(log)
-    http = []
-    try:
-        with httpx.Client(base_url=base, timeout=600) as client:
-            headers = {"content-type": "application/vnd.apache.parquet"}
-            for i in range(args.runs + 1):
-                t = time.perf_counter()
-                r = client.post(URL, content=body, headers=headers)
-                data = r.content
-                elapsed = time.perf_counter() - t
-                r.raise_for_status()
-                if i:
-                    http.append(elapsed)
-            out = pq.read_table(io.BytesIO(data))
-            assert out.num_rows == args.points
-            got = out.column("grid_code").to_pandas().to_numpy(dtype=object, na_value=None)
-            want = frame["grid_code"].to_numpy(dtype=object, na_value=None)
-            assert (got == want).all(), "HTTP and in-process answers differ"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    http, data = _time_http(body, args.runs, args.points, frame)
 
     n = args.points
     mh, ml = statistics.median(http), statistics.median(local)

@@ -21,12 +21,12 @@ import time
 
 import pandas as pd
 
+from geo.services.patrol import ingest_pings
 from geo.services.state import ServiceState
 from geo.settings import Settings
 from geo.store import boundaries as bstore
 from geo.store import registers
 from geo.store.db import make_engine
-from geo.store.patrol_ingest import ingest_pings
 
 from boundaries.sample import generate_sample_district
 

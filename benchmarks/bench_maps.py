@@ -29,7 +29,7 @@ from playwright.sync_api import sync_playwright
 from benchmarks.bench_validate import synthetic_city
 from boundaries.sample import generate_sample_district
 from web_map.assets import STATIC_DIR
-from web_map.planner import build_planner_map
+from web_map.pages.planner import build_planner_map
 
 TARGET_S = 5.0
 DASHBOARD_TARGET_S = 2.0
@@ -123,14 +123,13 @@ def measure_dashboard(runs: int) -> dict:
     from geo.store.dashboard import DashboardFilters
     from geo.store.db import make_engine
 
-    from api.routers.dashboard import render_dashboard
+    from web_map.pages.dashboard import render_dashboard
 
     settings = Settings()
     engine = make_engine(settings)
-    with engine.connect() as conn:
-        html = render_dashboard(
-            conn, settings, DashboardFilters(days=30), lang="zh", static_url="/static"
-        )
+    html = render_dashboard(
+        engine, settings, DashboardFilters(days=30), lang="zh", static_url="/static"
+    )
     engine.dispose()
     times = _time_page(html, runs, DASHBOARD_READY)
     return _report("sample dashboard", html, times, DASHBOARD_TARGET_S, "30-day window")

@@ -198,7 +198,7 @@ def run(n: int, workers: int, runs: int, naive_n: int) -> dict:
     lattice_t, _ = timed(lambda: points_to_cells(lon[:m], lat[:m], 10), 3)
     from geo import hexgrid
 
-    scalar_t, _ = timed(lambda: hexgrid.cells_of(lon[:m], lat[:m], 10), 1)
+    scalar_t, _ = timed(lambda: hexgrid.cells_of_each(lon[:m], lat[:m], 10), 1)
     return {
         "load": (load_before, os.getloadavg()[0]),
         "n": len(pings),

@@ -107,7 +107,25 @@ def main(argv: list[str] | None = None) -> int:
     if not (units["level"] == "grid").any():
         print("no live grids: run `uv run gridmap sample load` first", file=sys.stderr)
         return 1
+    m = _measure(args, settings, units)
+    if m is None:
+        return 2
+    m["t_pg"] = m["pg_hits"] = m["plan"] = None
+    if not args.no_postgis:
+        m["t_pg"], m["pg_hits"], m["plan"] = _postgis(engine, m["lon"], m["lat"], args.runs)
+        if m["pg_hits"] != m["pairs"]:  # ST_Contains: border points count once per grid
+            print(f"note: PostGIS ST_Contains pairs {m['pg_hits']} vs covered_by {m['pairs']}")
+    engine.dispose()
+    text = _report(args, settings, m, load0)
+    print(text)
+    if args.write:
+        RESULTS.write_text(text)
+        print(f"written to {RESULTS}")
+    return 0
 
+
+def _measure(args: argparse.Namespace, settings: Settings, units) -> dict | None:
+    """Build the locator and time it against STRtree and h3; None on a mismatch."""
     kw = {} if args.cell_m is None else {"cell_m": args.cell_m}
     # Python and numpy allocations (GEOS's own, e.g. prepared-geometry indexes, are
     # not traced; the geometries themselves come with the units frame).
@@ -118,7 +136,6 @@ def main(argv: list[str] | None = None) -> int:
     held, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     builds = [GridLocator(units, "bench", **kw).build_seconds for _ in range(args.runs)]
-    stats = locator.stats()
 
     geoms = np.asarray(locator.grids.geometry.values, dtype=object)
     rng = np.random.default_rng(args.seed)
@@ -140,22 +157,34 @@ def main(argv: list[str] | None = None) -> int:
     want[pi[order]] = gi[order]
     if not np.array_equal(rows, want):
         print(f"MISMATCH with STRtree on {(rows != want).sum()} points", file=sys.stderr)
-        return 2
+        return None
 
     n_h3 = min(args.points, 200_000)
     t = time.perf_counter()
-    hexgrid.cells_of(lon[:n_h3], lat[:n_h3], settings.h3_point_res)
+    hexgrid.cells_of_each(lon[:n_h3], lat[:n_h3], settings.h3_point_res)
     h3_rate = n_h3 / (time.perf_counter() - t)
-
-    t_pg = pg_hits = plan = None
-    if not args.no_postgis:
-        t_pg, pg_hits, plan = _postgis(engine, lon, lat, args.runs)
-        if pg_hits != len(pi):  # ST_Contains: border points count once per grid
-            print(f"note: PostGIS ST_Contains pairs {pg_hits} vs covered_by {len(pi)}")
-    engine.dispose()
-
-    n = args.points
     in_border, to_geos = _path_shares(locator, lon, lat)
+    return {
+        "lon": lon,
+        "lat": lat,
+        "rows": rows,
+        "pairs": len(pi),
+        "stats": locator.stats(),
+        "held": held,
+        "peak": peak,
+        "builds": builds,
+        "t_loc": t_loc,
+        "t_tree": t_tree,
+        "t_points": t_points,
+        "h3_rate": h3_rate,
+        "in_border": in_border,
+        "to_geos": to_geos,
+    }
+
+
+def _report(args: argparse.Namespace, settings: Settings, m: dict, load0: float) -> str:
+    """The results as Markdown (what --write stores in results_reverse.md)."""
+    n, stats, t_loc, t_tree, t_pg = args.points, m["stats"], m["t_loc"], m["t_tree"], m["t_pg"]
     lines = [
         "# Reverse lookup benchmark (point → grid)",
         "",
@@ -170,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Data: the live grids of `{settings.pg_database}` ({stats['grids']} grids), "
         f"{n:,} uniform random points in their bounding box (seed {args.seed}), "
-        f"{(rows >= 0).mean():.1%} of them in a grid. Median of {args.runs} runs after a "
+        f"{(m['rows'] >= 0).mean():.1%} of them in a grid. Median of {args.runs} runs after a "
         "warm-up run.",
         "",
         "| method | median | points/s | locator is faster by | target |",
@@ -184,36 +213,33 @@ def main(argv: list[str] | None = None) -> int:
             f"| PostGIS `ST_Contains` join, GiST | {t_pg * 1e3:.0f} ms | {n / t_pg / 1e6:.2f} M | "
             f"**{t_pg / t_loc:.0f}×** | ≥ {TARGET_VS_POSTGIS:.0f}× |"
         )
+    h3_rate = m["h3_rate"]
     lines += [
         "",
-        f"Not charged to STRtree: building the {n:,} shapely points, {t_points * 1e3:.0f} ms.",
-        f"h3-py `latlng_to_cell` (res {settings.h3_point_res}, through `geo.hexgrid.cells_of`):"
-        f" {h3_rate / 1e6:.2f} M points/s: the cells alone would take"
-        f" {n / h3_rate / t_loc:.0f}× as long as the whole locator lookup, hence the lon/lat"
-        " lattice.",
+        f"Not charged to STRtree: building the {n:,} shapely points, {m['t_points'] * 1e3:.0f} ms.",
+        f"h3-py `latlng_to_cell` (res {settings.h3_point_res}, through"
+        f" `geo.hexgrid.cells_of_each`): {h3_rate / 1e6:.2f} M points/s: the cells alone would"
+        f" take {n / h3_rate / t_loc:.0f}× as long as the whole locator lookup, hence the"
+        " lon/lat lattice.",
         "",
         "Locator build and size:",
         "",
         "| measure | value |",
         "|---|---|",
-        f"| build, median of {args.runs} | {statistics.median(builds) * 1e3:.0f} ms |",
+        f"| build, median of {args.runs} | {statistics.median(m['builds']) * 1e3:.0f} ms |",
         f"| lattice | {stats['nx']} × {stats['ny']} = {stats['cells']:,} cells of "
         f"{stats['cell_dx_deg']:.2e}° × {stats['cell_dy_deg']:.2e}° |",
         f"| border cells | {stats['border_cells']:,} ({stats['border_share']:.1%}), "
         f"{stats['single_line_cells']:,} of them cut by one edge only |",
-        f"| points in border cells / sent to the GEOS test | {in_border:.1%} / {to_geos:.2%} |",
+        f"| points in border cells / sent to the GEOS test | {m['in_border']:.1%} / "
+        f"{m['to_geos']:.2%} |",
         f"| index arrays | {stats['index_bytes'] / 1e6:.1f} MB |",
-        f"| held by the locator after the build (tracemalloc) | {held / 1e6:.1f} MB |",
-        f"| peak during the build (tracemalloc) | {peak / 1e6:.1f} MB |",
+        f"| held by the locator after the build (tracemalloc) | {m['held'] / 1e6:.1f} MB |",
+        f"| peak during the build (tracemalloc) | {m['peak'] / 1e6:.1f} MB |",
     ]
-    if plan:
-        lines += ["", "PostGIS plan:", "", "```", plan, "```"]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.write:
-        RESULTS.write_text(text)
-        print(f"written to {RESULTS}")
-    return 0
+    if m["plan"]:
+        lines += ["", "PostGIS plan:", "", "```", m["plan"], "```"]
+    return "\n".join(lines) + "\n"
 
 
 def _path_shares(locator: GridLocator, lon: np.ndarray, lat: np.ndarray) -> tuple[float, float]:

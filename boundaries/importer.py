@@ -1,14 +1,13 @@
-"""Read a boundary file and store it as a draft boundary set (nothing live changes).
+"""Read a boundary file into normalised units (nothing is stored here).
 
 The steps are apart from the CLI so the API's upload and ``gridmap sample load`` share
-them: read → normalise (columns, CRS, MultiPolygon) → checksum → store as a draft.
-Activation is a separate, explicit step (``geo.store.boundaries.activate_set``).
+them: read → normalise (columns, CRS, MultiPolygon); storing as a draft (checksum,
+draft set) is :func:`geo.services.boundaries.import_units`, and activation a separate,
+explicit step (:mod:`geo.services.publish`).
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -17,25 +16,15 @@ import pandas as pd
 import pyproj
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
-from sqlalchemy import Connection
 
 from geo import topology
 from geo.crs import CRS, UnknownCRSError, parse_crs, to_wgs84
 from geo.errors import InvalidInput
 from geo.settings import STORAGE_SRID
-from geo.store import boundaries as store
-from geo.store.models import LEVELS
+from geo.vocab import LEVELS
 
 from boundaries.columns import detect_columns
 from boundaries.encoding import detect_encoding, looks_garbled
-
-
-@dataclass(frozen=True)
-class ImportResult:
-    boundary_set_id: int
-    units: int
-    checksum: str
-    reused: bool  # the same content was already imported; no new set was made
 
 
 def read_boundary_file(
@@ -131,26 +120,7 @@ def normalise_units(
     column_map: dict[str, str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Canonical columns (level, code, name, parent_code, geometry) in EPSG:4326."""
-    listed = ", ".join(map(str, raw.columns))
-    try:
-        cols = detect_columns([c for c in raw.columns if c != raw.geometry.name], column_map)
-    except KeyError as exc:
-        raise InvalidInput(
-            f"--map names column {exc.args[0]!r}, which the file does not have; "
-            f"its columns are: {listed}",
-            f"--map 指定的列 {exc.args[0]!r} 不存在；文件的列为：{listed}",
-        ) from None
-    for field in ("code", "name"):
-        if field not in cols:
-            raise InvalidInput(
-                f"no {field} column found (columns: {listed}); name it with --map {field}=<column>",
-                f"未找到{'编码' if field == 'code' else '名称'}列；请用 --map {field}=<列名> 指定",
-            )
-    if level is None and "level" not in cols:
-        raise InvalidInput(
-            "the file has no level column; pass --level district|street|community|grid",
-            "文件没有层级列；请用 --level 指定 district|street|community|grid",
-        )
+    cols = _unit_columns(raw, column_map, level)
     gdf = _to_wgs84(raw, crs)
     out = gpd.GeoDataFrame(
         {
@@ -176,6 +146,40 @@ def normalise_units(
             f"unknown level(s) {bad_levels}; use one of {list(LEVELS)}",
             f"未知层级 {bad_levels}；应为 {list(LEVELS)} 之一",
         )
+    _refuse_invalid(out)
+    return out
+
+
+def _unit_columns(
+    raw: gpd.GeoDataFrame, column_map: dict[str, str] | None, level: str | None
+) -> dict[str, str]:
+    """The file's column for each unit field; code and name (and level, unless given)
+    must exist."""
+    listed = ", ".join(map(str, raw.columns))
+    try:
+        cols = detect_columns([c for c in raw.columns if c != raw.geometry.name], column_map)
+    except KeyError as exc:
+        raise InvalidInput(
+            f"--map names column {exc.args[0]!r}, which the file does not have; "
+            f"its columns are: {listed}",
+            f"--map 指定的列 {exc.args[0]!r} 不存在；文件的列为：{listed}",
+        ) from None
+    for field in ("code", "name"):
+        if field not in cols:
+            raise InvalidInput(
+                f"no {field} column found (columns: {listed}); name it with --map {field}=<column>",
+                f"未找到{'编码' if field == 'code' else '名称'}列；请用 --map {field}=<列名> 指定",
+            )
+    if level is None and "level" not in cols:
+        raise InvalidInput(
+            "the file has no level column; pass --level district|street|community|grid",
+            "文件没有层级列；请用 --level 指定 district|street|community|grid",
+        )
+    return cols
+
+
+def _refuse_invalid(out: gpd.GeoDataFrame) -> None:
+    """Refuse units with empty, non-polygon or invalid geometry, or duplicate codes."""
     problems = []
     for rec in out.itertuples():
         g = rec.geometry
@@ -203,32 +207,3 @@ def normalise_units(
             problems=problems,
             findings=topology.findings_to_json(findings[:500]),
         )
-    return out
-
-
-def checksum_units(units: gpd.GeoDataFrame) -> str:
-    """A content hash of normalised units, independent of file format and order."""
-    h = hashlib.sha256()
-    for rec in units.sort_values(["level", "code"]).itertuples():
-        h.update(f"{rec.level}|{rec.code}|{rec.name}|{rec.parent_code or ''}|".encode())
-        h.update(shapely.to_wkb(shapely.normalize(rec.geometry)))
-    return h.hexdigest()
-
-
-def import_units(
-    conn: Connection,
-    units: gpd.GeoDataFrame,
-    *,
-    name: str,
-    author: str,
-    source: str | None = None,
-) -> ImportResult:
-    """Store normalised units as a draft set unless this exact content is already there."""
-    digest = checksum_units(units)
-    existing = store.find_set_by_checksum(conn, digest)
-    if existing is not None:
-        return ImportResult(existing, len(units), digest, reused=True)
-    set_id = store.create_draft_set(
-        conn, units, name=name, author=author, source=source, checksum=digest
-    )
-    return ImportResult(set_id, len(units), digest, reused=False)

@@ -24,6 +24,7 @@ import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -107,7 +108,8 @@ def generate_sample_district(seed: int = DEFAULT_SEED) -> SampleDistrict:
     # Independent streams per layer: changing how one layer draws does not reshuffle
     # the others.
     feature_rng, compound_rng, worker_rng, incident_rng, patrol_rng = (
-        np.random.default_rng(s) for s in rng.bit_generator.seed_seq.spawn(5)
+        np.random.default_rng(s)
+        for s in cast(np.random.SeedSequence, rng.bit_generator.seed_seq).spawn(5)
     )
     workers = build_workers(h, worker_rng)
     return SampleDistrict(

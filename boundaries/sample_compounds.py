@@ -15,6 +15,8 @@ are already under one of the three modes (``community_managed``, ``professional`
 
 from __future__ import annotations
 
+from typing import cast
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -175,7 +177,7 @@ def build_compounds(
     inner = {}
     placed: dict[int, list] = {}
     streets = {s.code: s for s in h.streets}
-    parent_street = {c.code: streets[c.parent_code] for c in h.communities}
+    parent_street = {c.code: streets[cast(str, c.parent_code)] for c in h.communities}
     seen: set[str] = set()
     rows, geoms = [], []
     for k in order:
@@ -185,7 +187,9 @@ def build_compounds(
             inner[gi] = grid.geometry.buffer(-_MARGIN)
             shapely.prepare(inner[gi])
         attrs = _attributes(rng, kind, grid.zone)
-        name, address = _name_and_address(rng, kind, grid, parent_street[grid.parent_code], seen)
+        name, address = _name_and_address(
+            rng, kind, grid, parent_street[cast(str, grid.parent_code)], seen
+        )
         rows.append({
             "name": name,
             "address": address,

@@ -12,6 +12,7 @@ from the community or town they lie in and numbered when they repeat.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -179,8 +180,8 @@ def build_special_grids(h: Hierarchy, rng: np.random.Generator) -> gpd.GeoDataFr
             else:
                 raise RuntimeError(f"could not place a {kind}")
             placed.append(shape)
-            community = by_code[grid.parent_code]
-            name, unit = namer.special(kind, community, by_code[community.parent_code])
+            community = by_code[cast(str, grid.parent_code)]
+            name, unit = namer.special(kind, community, by_code[cast(str, community.parent_code)])
             rows.append({"kind": kind, "name": name, "responsible_unit": unit})
     df = pd.DataFrame(rows)
     df.insert(0, "code", [f"{DISTRICT_CODE}S{i + 1:04d}" for i in range(len(df))])

@@ -22,13 +22,15 @@ from geo.errors import InvalidInput
 from geo.incidents.placement import SpecialIndex, place_incidents
 from geo.incidents.records import parse_incident
 from geo.lookup.locator import GridLocator
+from geo.services.boundaries import import_units
+from geo.services.patrol import ingest_pings
 from geo.settings import STORAGE_SRID, Settings
-from geo.store import activity, registers
 from geo.store import boundaries as bstore
+from geo.store import incidents as incident_store
+from geo.store import registers
 from geo.store.models import LEVELS, Incident
-from geo.store.patrol_ingest import ingest_pings
 
-from boundaries.importer import import_units, normalise_units, read_boundary_file
+from boundaries.importer import normalise_units, read_boundary_file
 from boundaries.sample import generate_sample_district, write_sample
 
 Step = Callable[[str], None]
@@ -145,7 +147,7 @@ def _load_incidents(conn, path: Path, locator: GridLocator, settings: Settings) 
     rows, _, unplaced = place_incidents(records, locator, special, point_res=settings.h3_point_res)
     if unplaced:
         raise InvalidInput(f"{len(unplaced)} sample incidents fall outside the district")
-    new = activity.store_incidents(conn, rows)
+    new = incident_store.store_incidents(conn, rows)
     # Keep the sample's own statuses (open/closed) rather than intake's "open".
     closed = [
         rec.external_id

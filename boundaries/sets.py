@@ -1,8 +1,11 @@
-"""Boundary sets as planners use them: import a file as a draft, see its findings,
-publish it (only without error findings, or with an explicit, recorded override).
+"""Boundary files as planners hand them in: read a file (all four level layers of a
+GeoPackage written by ``gridmap export``, or one layer), optionally repairing invalid
+geometry, into normalised units.
 
-Shared by the CLI (``gridmap import|validate|publish``) and the API
-(``/v1/boundary-sets``). Every function runs in the caller's transaction.
+The CLI (``gridmap import``) and the API (``POST /v1/boundary-sets``) read here and
+store what they read through the use case
+:func:`geo.services.boundaries.import_boundary_set`; :func:`import_file` does both in
+the caller's transaction.
 """
 
 from __future__ import annotations
@@ -14,17 +17,14 @@ import pandas as pd
 import pyogrio
 from sqlalchemy import Connection
 
-from geo import topology
-from geo.errors import InvalidInput
-from geo.store import boundaries as bstore
-from geo.store import registers
+from geo.services.boundaries import ImportResult, import_units
+from geo.topology.fixes import make_valid_all
 from geo.vocab import LEVELS
 
-from boundaries.importer import ImportResult, import_units, normalise_units, read_boundary_file
+from boundaries.importer import normalise_units, read_boundary_file
 
 
-def import_file(
-    conn: Connection,
+def read_units(
     path: Path,
     *,
     level: str | None = None,
@@ -32,15 +32,20 @@ def import_file(
     crs: str | None = None,
     encoding: str | None = None,
     column_map: dict[str, str] | None = None,
-    name: str | None = None,
-    author: str,
-) -> ImportResult:
-    """Read a boundary file and store it as a draft set. Nothing live changes.
+    make_valid: bool = False,
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Normalised units from a boundary file; also the codes whose geometry
+    ``make_valid`` repaired (only on request: by default an invalid geometry refuses
+    the whole file).
 
     A GeoPackage whose layers are named after the levels (district, street,
-    community, grid — as ``gridmap export`` writes them) is imported whole, all
-    levels in one set, when neither ``layer`` nor ``level`` is given.
+    community, grid — as ``gridmap export`` writes them) is read whole, all levels,
+    when neither ``layer`` nor ``level`` is given.
     """
+    if make_valid:
+        return _read_made_valid(
+            path, level=level, layer=layer, crs=crs, encoding=encoding, column_map=column_map
+        )
     level_layers = _level_layers(path) if layer is None and level is None else []
     if level_layers:
         units = pd.concat(
@@ -55,13 +60,31 @@ def import_file(
             ],
             ignore_index=True,
         )
-        units = gpd.GeoDataFrame(units, geometry="geometry", crs=4326)
-    else:
-        raw = read_boundary_file(path, layer=layer, encoding=encoding)
-        units = normalise_units(raw, level=level, crs=crs, column_map=column_map)
-    return import_units(
-        conn, units, name=name or Path(path).name, author=author, source=Path(path).name
-    )
+        return gpd.GeoDataFrame(units, geometry="geometry", crs=4326), []
+    raw = read_boundary_file(path, layer=layer, encoding=encoding)
+    return normalise_units(raw, level=level, crs=crs, column_map=column_map), []
+
+
+def _read_made_valid(
+    path: Path,
+    *,
+    level: str | None,
+    layer: str | None,
+    crs: str | None,
+    encoding: str | None,
+    column_map: dict[str, str] | None,
+) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """:func:`read_units` with every geometry repaired by ``fix_make_valid`` first."""
+    level_layers = _level_layers(path) if layer is None and level is None else []
+    layers: list[tuple[str | None, str | None]] = [(x, x) for x in level_layers]
+    frames, repaired = [], []
+    for lyr, lvl in layers or [(layer, level)]:
+        raw, fixed = make_valid_all(read_boundary_file(path, layer=lyr, encoding=encoding))
+        units = normalise_units(raw, level=lvl, crs=crs, column_map=column_map)
+        frames.append(units)
+        repaired += [units["code"].iloc[i] for i in fixed]
+    units = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)
+    return units, sorted(repaired)
 
 
 def _level_layers(path: Path) -> list[str]:
@@ -74,65 +97,26 @@ def _level_layers(path: Path) -> list[str]:
     return [lvl for lvl in LEVELS if lvl in names]
 
 
-def map_after_publish(conn: Connection, set_id: int) -> gpd.GeoDataFrame:
-    """The four-level map as it would be if the set were published now."""
-    bstore.get_set(conn, set_id)  # NotFound for a bad id
-    draft = bstore.units_frame(conn, boundary_set_id=set_id)
-    other_levels = tuple(sorted(set(LEVELS) - set(draft["level"])))
-    live = bstore.units_frame(conn, levels=other_levels) if other_levels else draft.iloc[:0]
-    cols = ["level", "code", "name", "parent_code", "geometry"]
-    both = pd.concat([draft[cols], live[cols]], ignore_index=True)
-    return gpd.GeoDataFrame(both, geometry="geometry", crs=draft.crs)
-
-
-def findings_for_set(conn: Connection, set_id: int) -> list[topology.Finding]:
-    """Topology and code findings of the map the set would produce."""
-    return topology.validate_units(
-        map_after_publish(conn, set_id), registers.special_grids_frame(conn)
-    )
-
-
-def findings_for_live(conn: Connection) -> list[topology.Finding]:
-    cols = ["level", "code", "name", "parent_code", "geometry"]
-    return topology.validate_units(
-        bstore.units_frame(conn)[cols], registers.special_grids_frame(conn)
-    )
-
-
-def publish(
+def import_file(
     conn: Connection,
-    set_id: int,
+    path: Path,
     *,
+    level: str | None = None,
+    layer: str | None = None,
+    crs: str | None = None,
+    encoding: str | None = None,
+    column_map: dict[str, str] | None = None,
+    name: str | None = None,
     author: str,
-    reason: str | None = None,
-    override_reason: str | None = None,
-) -> tuple[bstore.PublishResult, list[topology.Finding]]:
-    """Publish a draft unless it has error findings (or the override is given).
-
-    The override is recorded with its author and reason on the set.
-    """
-    if bstore.set_status(conn, set_id) == "draft":
-        findings = findings_for_set(conn, set_id)
-    else:
-        findings = []  # publish_set reports NotFound / Conflict with a clear message
-    errors = [f for f in findings if f.severity == "error"]
-    if errors and not override_reason:
-        raise InvalidInput(
-            f"boundary set {set_id} has {len(errors)} error finding(s); fix them, or publish "
-            "with an override reason (--override-reason / override_reason)",
-            f"边界集 {set_id} 有 {len(errors)} 个错误级问题；请先修正，或填写强制发布理由",
-            findings=topology.findings_to_json(errors[:200]),
-        )
-    note = reason
-    if errors:
-        note = (
-            f"{reason or ''} [override by {author}: {override_reason}; "
-            f"{len(errors)} error finding(s) published]"
-        ).strip()
-    result = bstore.publish_set(conn, set_id, author=author, reason=note)
-    # A compound's grid follows from its location: recompute in the same transaction.
-    registers.set_compound_grids(conn, None)
-    return result, findings
+) -> ImportResult:
+    """Read a boundary file and store it as a draft set (in the caller's transaction).
+    Nothing live changes."""
+    units, _ = read_units(
+        path, level=level, layer=layer, crs=crs, encoding=encoding, column_map=column_map
+    )
+    return import_units(
+        conn, units, name=name or Path(path).name, author=author, source=Path(path).name
+    )
 
 
 def import_file_made_valid(
@@ -148,22 +132,17 @@ def import_file_made_valid(
     author: str,
 ) -> tuple[ImportResult, list[str]]:
     """:func:`import_file` with every geometry repaired by ``fix_make_valid`` first
-    (``--make-valid``); also the codes whose geometry the repair changed.
-
-    Only on request: by default an invalid geometry refuses the whole file.
-    """
-    # boundaries.fixes imports this module (findings_for_set), hence the late import.
-    from boundaries.fixes import make_valid_all
-
-    level_layers = _level_layers(path) if layer is None and level is None else []
-    frames, repaired = [], []
-    for lyr, lvl in [(x, x) for x in level_layers] or [(layer, level)]:
-        raw, fixed = make_valid_all(read_boundary_file(path, layer=lyr, encoding=encoding))
-        units = normalise_units(raw, level=lvl, crs=crs, column_map=column_map)
-        frames.append(units)
-        repaired += [units["code"].iloc[i] for i in fixed]
-    units = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=4326)
+    (``--make-valid``); also the codes whose geometry the repair changed."""
+    units, repaired = read_units(
+        path,
+        level=level,
+        layer=layer,
+        crs=crs,
+        encoding=encoding,
+        column_map=column_map,
+        make_valid=True,
+    )
     result = import_units(
         conn, units, name=name or Path(path).name, author=author, source=Path(path).name
     )
-    return result, sorted(repaired)
+    return result, repaired

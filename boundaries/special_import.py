@@ -9,38 +9,35 @@ grids absent from the file are left alone unless ``retire_missing`` is asked for
 
 Nothing is written unless ``apply`` is given (dry run by default, like the CLI's and
 the API's defaults); then every change lands in one transaction through
-:func:`geo.store.special_edits.save_many`. Importing the same file again changes nothing.
+:func:`geo.services.special_edits.import_special_grids`. Importing the same file again
+changes nothing.
 
-The column detection and kind mapping are pure and tested on their own.
+This module reads and normalises the file (:func:`read_special_file`); the comparison
+is pure (:mod:`geo.units.special`). The column detection and kind mapping are pure and
+tested on their own.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyogrio
-import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import Connection
 
-from geo import topology
-from geo.errors import EditRefused, InvalidInput
+from geo.errors import InvalidInput
+from geo.services import special_edits
 from geo.settings import STORAGE_SRID
-from geo.store import boundaries as bstore
-from geo.store import registers, special_edits
-from geo.store.models import SPECIAL_GRID_KINDS
-from geo.topology.fixes import fix_make_valid
+from geo.topology.fixes import make_valid_all
+from geo.units.special import FIELDS, Incoming, SpecialImportReport
+from geo.units.special import cell_text as _text
+from geo.vocab import SPECIAL_GRID_KINDS
 
 from boundaries.columns import detect_columns
-from boundaries.fixes import make_valid_all
 from boundaries.importer import _to_wgs84, read_boundary_file
 
-FIELDS = ("name", "kind", "responsible_unit", "contact_name", "contact_phone")
 REQUIRED = ("code", "name", "kind", "responsible_unit")
 # Chinese kind names seen in districts' registers → geo.store.models.SPECIAL_GRID_KINDS.
 # Anything else becomes "other" and is listed in the report (never silently).
@@ -68,8 +65,6 @@ KIND_NAMES: dict[str, str] = {
     "其他": "other",
     "其它": "other",
 }
-# 1e-9° is ~0.1 mm, the tolerance publishing uses for boundaries (geo.units.diff).
-SAME_GEOMETRY_DEG = 1e-9
 
 
 def map_kind(value) -> tuple[str, bool]:
@@ -134,30 +129,6 @@ def special_columns(columns: list[str], overrides: dict[str, str] | None = None)
     return {f: found[f] for f in (*REQUIRED, "contact_name", "contact_phone") if f in found}
 
 
-def _text(value) -> str | None:
-    """A cell as stripped text; None for empty. Integral floats lose their ``.0``
-    (a phone or code column read as numbers)."""
-    if value is None or (np.isscalar(value) and not isinstance(value, str) and pd.isna(value)):
-        return None
-    if value is pd.NA:
-        return None
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        value = int(value)
-    text = str(value).strip()
-    return text or None
-
-
-@dataclass
-class Incoming:
-    """A special-grid file normalised: one row per feature, EPSG:4326."""
-
-    frame: gpd.GeoDataFrame  # code, name, kind, responsible_unit, contact_*, geometry
-    present: tuple[str, ...]  # fields the file has a column for
-    unmapped_kinds: dict[str, str]  # code → the file's kind value that became "other"
-    repaired: list[str]  # codes whose geometry fix_make_valid changed (make_valid only)
-    problems: list[str]  # attribute problems (empty code, name, responsible unit)
-
-
 def normalise_special(
     raw: gpd.GeoDataFrame,
     *,
@@ -206,83 +177,6 @@ def normalise_special(
     )
 
 
-def _same_geometry(a, b) -> bool:
-    return bool(shapely.equals_exact(shapely.normalize(a), shapely.normalize(b), SAME_GEOMETRY_DEG))
-
-
-def diff_special(
-    live: gpd.GeoDataFrame, incoming: Incoming, *, retire_missing: bool = False
-) -> list[dict]:
-    """Per code: ``new``, ``changed`` (with the fields), ``unchanged``; live codes absent
-    from the file are ``retired`` (``retire_missing``) or ``kept``. Pure.
-
-    A field the file has no column for keeps its live value. The file's geometry is
-    compared in the form it would be stored in (``fix_make_valid``).
-    """
-    by_code = {r.code: r for r in live.itertuples()}
-    rows = []
-    for rec in incoming.frame.itertuples():
-        old = by_code.get(rec.code)
-        if old is None:
-            rows.append({"code": rec.code, "status": "new", "changed": []})
-            continue
-        changed = [f for f in incoming.present if _text(getattr(old, f)) != _text(getattr(rec, f))]
-        if not _same_geometry(old.geometry, fix_make_valid(rec.geometry)):
-            changed.append("geometry")
-        rows.append(
-            {"code": rec.code, "status": "changed" if changed else "unchanged", "changed": changed}
-        )
-    in_file = set(incoming.frame["code"])
-    for code in sorted(set(by_code) - in_file):
-        rows.append(
-            {"code": code, "status": "retired" if retire_missing else "kept", "changed": []}
-        )
-    return rows
-
-
-@dataclass
-class SpecialImportReport:
-    """What an import of special grids found, and (when applied) what it wrote."""
-
-    source: str
-    dry_run: bool
-    rows: list[dict]
-    unmapped_kinds: dict[str, str] = field(default_factory=dict)
-    repaired: list[str] = field(default_factory=list)
-    versions: dict[str, int] = field(default_factory=dict)  # code → new version (applied)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        out = dict.fromkeys(("new", "changed", "unchanged", "retired", "kept"), 0)
-        for r in self.rows:
-            out[r["status"]] += 1
-        return out
-
-    def to_json(self) -> dict:
-        return {
-            "source": self.source,
-            "dry_run": self.dry_run,
-            "counts": self.counts,
-            "special_grids": self.rows,
-            "unmapped_kinds": self.unmapped_kinds,
-            "repaired": self.repaired,
-            "versions": self.versions,
-        }
-
-
-def _refuse(source: str, findings: list[topology.Finding], problems: list[str]) -> EditRefused:
-    n = len(findings) + len(problems)
-    listed = "; ".join(problems[:10] + [f"{f.type} {' '.join(f.codes)}" for f in findings[:10]])
-    return EditRefused(
-        f"{n} problem(s) in {source}; nothing was imported: {listed}. Fix the file "
-        "(or import with --make-valid / make_valid=true for bad rings) and import it again",
-        f"{source} 中有 {n} 处问题，未导入任何数据：{listed}。请修正文件"
-        "（几何环错误可用 --make-valid / make_valid=true 修复）后重新导入",
-        findings=topology.findings_to_geojson(findings[:500]),
-        problems=problems[:500],
-    )
-
-
 def _special_layer(path: Path, layer: str | None) -> str | None:
     """A GeoPackage written by ``gridmap export`` keeps special grids in ``special_grid``."""
     if layer is not None or Path(path).suffix.lower() != ".gpkg":
@@ -294,13 +188,19 @@ def _special_layer(path: Path, layer: str | None) -> str | None:
     return "special_grid" if "special_grid" in names and len(names) > 1 else None
 
 
-def batch_id(incoming: Incoming) -> str:
-    """A short content hash naming one import in the audit log."""
-    h = hashlib.sha256()
-    for rec in incoming.frame.sort_values("code").itertuples():
-        h.update("|".join(str(getattr(rec, f)) for f in ("code", *FIELDS)).encode())
-        h.update(shapely.to_wkb(shapely.normalize(rec.geometry)))
-    return h.hexdigest()[:16]
+def read_special_file(
+    path: Path,
+    *,
+    layer: str | None = None,
+    crs: str | None = None,
+    encoding: str | None = None,
+    column_map: dict[str, str] | None = None,
+    make_valid: bool = False,
+) -> Incoming:
+    """Read and normalise a special-grid file (no DB): what
+    :func:`geo.services.special_edits.import_special_grids` compares and applies."""
+    raw = read_boundary_file(path, layer=_special_layer(path, layer), encoding=encoding)
+    return normalise_special(raw, crs=crs, column_map=column_map, make_valid=make_valid)
 
 
 def import_special_file(
@@ -318,7 +218,8 @@ def import_special_file(
     reason: str | None = None,
     source: str | None = None,
 ) -> SpecialImportReport:
-    """Check a special-grid file against the live map; write it only if ``apply``.
+    """Check a special-grid file against the live map; write it only if ``apply`` (in
+    the caller's transaction).
 
     Raises
     ------
@@ -326,62 +227,15 @@ def import_special_file(
         Any invalid geometry, duplicate code, special grid outside the district or
         missing required value: the whole file is refused and nothing is written.
     """
-    source = source or Path(path).name
-    raw = read_boundary_file(path, layer=_special_layer(path, layer), encoding=encoding)
-    incoming = normalise_special(raw, crs=crs, column_map=column_map, make_valid=make_valid)
-    district = bstore.units_frame(conn, levels=("district",))
-    if district.empty:
-        raise InvalidInput("no district is live yet", "尚无现行的区县边界")
-    units = district[["level", "code", "name", "parent_code", "geometry"]]
-    file_codes = set(incoming.frame["code"])
-    findings = [
-        f
-        for f in topology.validate_units(units, incoming.frame[["code", "name", "geometry"]])
-        if f.severity == "error" and set(f.codes) & file_codes
-    ]
-    if findings or incoming.problems:
-        raise _refuse(source, findings, incoming.problems)
-
-    live = registers.special_grids_frame(conn)
-    rows = diff_special(live, incoming, retire_missing=retire_missing)
-    report = SpecialImportReport(
-        source=source,
-        dry_run=not apply,
-        rows=rows,
-        unmapped_kinds=incoming.unmapped_kinds,
-        repaired=incoming.repaired,
+    incoming = read_special_file(
+        path, layer=layer, crs=crs, encoding=encoding, column_map=column_map, make_valid=make_valid
     )
-    if not apply:
-        return report
-    live_ids = dict(zip(live["code"], (int(i) for i in live["id"]), strict=True))
-    by_code = {r.code: r for r in incoming.frame.itertuples()}
-    live_by_code = {r.code: r for r in live.itertuples()}
-    writes, expected = [], {}
-    for r in rows:
-        code = r["code"]
-        if r["status"] in ("new", "changed"):
-            rec = by_code[code]
-            old = live_by_code.get(code)
-            # A field the file has no column for keeps its live value.
-            fields = {
-                f: _text(
-                    getattr(rec, f) if f in incoming.present or old is None else getattr(old, f)
-                )
-                for f in FIELDS
-            }
-            writes.append({"code": code, "fields": fields, "geometry": rec.geometry})
-            expected[code] = live_ids.get(code)
-        elif r["status"] == "retired":
-            expected[code] = live_ids[code]
-    retire = [r["code"] for r in rows if r["status"] == "retired"]
-    report.versions = special_edits.save_many(
+    return special_edits.compare_and_apply(
         conn,
-        writes,
-        retire=retire,
-        expected=expected,
+        incoming,
+        source=source or Path(path).name,
+        retire_missing=retire_missing,
+        apply=apply,
         author=author,
-        reason=reason or f"imported from {source}",
-        batch={"source": source, "batch": batch_id(incoming)},
+        reason=reason,
     )
-    report.dry_run = False
-    return report

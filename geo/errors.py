@@ -29,6 +29,12 @@ class NotFound(GridmapError):
     slug = "not-found"
 
 
+class Forbidden(GridmapError):
+    """The caller may not do this here (e.g. report outside their jurisdiction)."""
+
+    slug = "forbidden"
+
+
 class OutsideDistrict(NotFound):
     slug = "outside-district"
 

@@ -2,6 +2,12 @@
 
 One ``Settings`` object is built by whoever starts the program (the CLI or the
 app factory) and passed down; nothing here is built at import time.
+
+``Settings`` is composed of one class per concern (as tipg splits ``APISettings``,
+``DatabaseSettings``…): ``DatabaseSettings``, ``ServiceSettings``,
+``DistrictSettings``, ``H3Settings``, ``MapSettings``, ``LimitsSettings`` and
+``PurgeSettings``. It inherits their fields, so access stays flat
+(``settings.h3_point_res``) and every variable keeps its name (``GRIDMAP_<FIELD>``).
 """
 
 from __future__ import annotations
@@ -19,10 +25,14 @@ STORAGE_SRID = 4326
 DEFAULT_PG_PORT = 55432
 
 
-class Settings(BaseSettings):
-    """Runtime configuration; every field can be set as ``GRIDMAP_<NAME>``."""
+class _GridmapSettings(BaseSettings):
+    """The environment every concern reads: ``GRIDMAP_<FIELD>``, unknown names ignored."""
 
     model_config = SettingsConfigDict(env_prefix="GRIDMAP_", env_file=None, extra="ignore")
+
+
+class DatabaseSettings(_GridmapSettings):
+    """Where the PostGIS is: an existing one, or the project-local cluster."""
 
     database_url: str | None = Field(
         default=None,
@@ -39,17 +49,29 @@ class Settings(BaseSettings):
     )
     pg_database: str = "gridmap"
     pg_user: str = "gridmap"
-    data_dir: Path = Field(
-        default=PROJECT_ROOT / "var" / "sample",
-        description="Where `gridmap sample load` writes the generated sample files.",
-    )
-    sample_seed: int = 410799
+
+    def local_pg_port(self) -> int:
+        """The local cluster's port: explicit setting, else the recorded one, else default."""
+        if self.pg_port:
+            return self.pg_port
+        try:
+            return int((Path(self.pg_dir) / "port").read_text().strip())
+        except (OSError, ValueError):
+            return DEFAULT_PG_PORT
+
+    def sqlalchemy_url(self, database: str | None = None) -> str:
+        """The URL to connect to: ``database_url`` or the project-local cluster's."""
+        if self.database_url:
+            return self.database_url
+        db = database or self.pg_database
+        return f"postgresql+psycopg://{self.pg_user}@127.0.0.1:{self.local_pg_port()}/{db}"
+
+
+class ServiceSettings(_GridmapSettings):
+    """How the running service listens, answers and trusts its callers."""
+
     host: str = "127.0.0.1"
     port: int = 8000
-    # H3 resolutions (DESIGN.md): heatmap, patrol coverage, stored point cell.
-    h3_heatmap_res: int = 9
-    h3_patrol_res: int = 10
-    h3_point_res: int = 12
     default_lang: str = "zh"
     key_cache_seconds: float = Field(
         default=10.0, description="How long a worker trusts a looked-up key (revocation delay)."
@@ -66,21 +88,56 @@ class Settings(BaseSettings):
         description="FastAPI's native OpenTelemetry traces, metrics and logs (needs an "
         "OpenTelemetry SDK configured in the process); off, it costs nothing per request.",
     )
-    case_rules_file: Path | None = Field(
-        default=None,
-        description="TOML/JSON file with the district's incident categories, precedence "
-        "rules and time limits (geo/case_rules.py); unset: the defaults.",
-    )
     ogc_unconditional_writes: bool = Field(
         default=False,
         description="Accept OGC API PUT/PATCH/DELETE without If-Match (QGIS does not send "
         "it). Writes stay serialised, validated and audited, but a colleague's edit made "
         "since the client loaded the feature can be overwritten.",
     )
+    # Security (api/security.py): browser origins allowed by CORS, none by default.
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host:port) whose pages may call the API from a "
+        "browser; empty: no cross-origin access.",
+    )
+
+
+class DistrictSettings(_GridmapSettings):
+    """The district's own data: the generated sample and the incident case rules."""
+
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / "var" / "sample",
+        description="Where `gridmap sample load` writes the generated sample files.",
+    )
+    sample_seed: int = 410799
+    case_rules_file: Path | None = Field(
+        default=None,
+        description="TOML/JSON file with the district's incident categories, precedence "
+        "rules and time limits (geo/incidents/rules.py); unset: the defaults.",
+    )
+
+
+class H3Settings(_GridmapSettings):
+    """H3 resolutions (DESIGN.md): heatmap, patrol coverage, stored point cell."""
+
+    h3_heatmap_res: int = 9
+    h3_patrol_res: int = 10
+    h3_point_res: int = 12
+
+
+class MapSettings(_GridmapSettings):
+    """The map pages: their basemap (web_map/basemaps.py) and template overrides."""
+
+    template_dir: Path | None = Field(
+        default=None,
+        description="Folder of page templates that override the shipped ones "
+        "(web_map/templates/, same file names); unset: the shipped templates.",
+    )
+
     tiles_url: str | None = Field(
         default=None, description="Intranet XYZ tile URL for a basemap; unset: no basemap."
     )
-    # Basemap of the dashboard (web_map/basemap.py); none: the grid layers alone.
+    # none: the grid layers alone.
     basemap: Literal["none", "local", "tianditu", "amap"] = Field(
         default="none",
         description="none | local (basemap_url: XYZ URL or a tile folder served by the app) "
@@ -93,13 +150,10 @@ class Settings(BaseSettings):
     )
     tianditu_key: str | None = Field(default=None, description="Tianditu key (tk) for basemap.")
 
-    # Security (api/security.py): browser origins allowed by CORS, none by default.
-    cors_origins: list[str] = Field(
-        default_factory=list,
-        description="Origins (scheme://host:port) whose pages may call the API from a "
-        "browser; empty: no cross-origin access.",
-    )
-    # Request body limits per endpoint family, in bytes (413 above them).
+
+class LimitsSettings(_GridmapSettings):
+    """Request body limits per endpoint family, in bytes (413 above them)."""
+
     max_body_bytes: int = Field(
         default=1 * 2**20, description="Any endpoint not listed below (JSON edits, queries)."
     )
@@ -126,7 +180,11 @@ class Settings(BaseSettings):
         description="Geometry edits: POST/PUT/PATCH under /ogc/collections/, /v1/grids/, "
         "/v1/special-grids.",
     )
-    # Personal data: raw GPS geometry of patrol tracks is kept this many days.
+
+
+class PurgeSettings(_GridmapSettings):
+    """Personal data: how long raw GPS geometry of patrol tracks is kept."""
+
     raw_track_days: int = Field(
         default=90,
         ge=1,
@@ -140,18 +198,19 @@ class Settings(BaseSettings):
         "raw_track_days on its own (0: only `gridmap purge`).",
     )
 
-    def local_pg_port(self) -> int:
-        """The local cluster's port: explicit setting, else the recorded one, else default."""
-        if self.pg_port:
-            return self.pg_port
-        try:
-            return int((Path(self.pg_dir) / "port").read_text().strip())
-        except (OSError, ValueError):
-            return DEFAULT_PG_PORT
 
-    def sqlalchemy_url(self, database: str | None = None) -> str:
-        """The URL to connect to: ``database_url`` or the project-local cluster's."""
-        if self.database_url:
-            return self.database_url
-        db = database or self.pg_database
-        return f"postgresql+psycopg://{self.pg_user}@127.0.0.1:{self.local_pg_port()}/{db}"
+class Settings(
+    PurgeSettings,
+    LimitsSettings,
+    MapSettings,
+    H3Settings,
+    DistrictSettings,
+    ServiceSettings,
+    DatabaseSettings,
+):
+    """Runtime configuration; every field can be set as ``GRIDMAP_<NAME>``.
+
+    The fields are those of the concerns it inherits (listed last to first so that
+    the fields come in the order database, service, district, H3, map, limits, purge);
+    the environment prefix comes with them.
+    """

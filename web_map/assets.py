@@ -88,7 +88,7 @@ class _FixedLinks(list):
         )
 
     __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
-    append = extend = insert = pop = remove = clear = sort = reverse = _refuse  # type: ignore[assignment]
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse
 
 
 def _url(static_url: str, relative: str) -> str:

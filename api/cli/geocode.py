@@ -1,7 +1,8 @@
 """``gridmap geocode FILE``: batch reverse geocoding of a CSV/Parquet file from the shell.
 
-Same reader, checks and writer as ``POST /v1/geocode/reverse/batch``, with the live
-index built from the database; no row limit beyond memory for one chunk.
+The same use case as ``POST /v1/geocode/reverse/batch`` (:mod:`geo.services.geocode`:
+reader, checks and writer), with the live index built from the database; no row limit
+beyond memory for one chunk.
 """
 
 from __future__ import annotations
@@ -11,19 +12,23 @@ from typing import Annotated
 
 import pyarrow as pa
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from geo.crs import parse_crs
 from geo.errors import GridmapError
+from geo.lookup.locator import GridLocator
+from geo.services import geocode as service
 from geo.services.state import ServiceState
 from geo.settings import Settings
 from geo.store.db import make_engine
 
-from api.routers.geocode_batch import answer_batch, iter_batches, scan, write_all
+from api.cli.common import Fail
 
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".arrows": "arrow"}
 
 
-def register(app: typer.Typer, console, fail) -> None:
+def register(app: typer.Typer, console: Console, fail: Fail) -> None:
     """Add ``geocode`` to the ``gridmap`` app."""
 
     @app.command("geocode")
@@ -51,28 +56,8 @@ def register(app: typer.Typer, console, fail) -> None:
             if state.geocoder is None or len(state.geocoder.locator) == 0:
                 fail("no boundaries are loaded; run `gridmap sample load` or import a set")
             locator = state.geocoder.locator
-
-            def opener():
-                return pa.memory_map(str(file))
-
             try:
-                from geo.crs import parse_crs
-
-                crs = parse_crs(crs).value
-                total = scan(opener, fmt, lon_col, lat_col, max_rows=2**62)
-                answered = (
-                    answer_batch(locator, b, lon_col, lat_col, crs, as_text=fmt == "csv")
-                    for b in iter_batches(opener, fmt)
-                )
-                with Progress(
-                    TextColumn("geocoding"),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TimeElapsedColumn(),
-                    console=console,
-                ) as progress:
-                    task = progress.add_task("rows", total=total)
-                    write_all(answered, fmt, str(out), lambda n: progress.advance(task, n))
+                total = _geocode_file(locator, file, out, fmt, crs, lon_col, lat_col, console)
             except (GridmapError, ValueError) as exc:
                 out.unlink(missing_ok=True)
                 msg = f"{exc.message}\n{exc.message_zh}" if isinstance(exc, GridmapError) else exc
@@ -80,3 +65,39 @@ def register(app: typer.Typer, console, fail) -> None:
         finally:
             engine.dispose()
         console.print(f"[green]{total:,} rows → {out}[/]")
+
+
+def _geocode_file(
+    locator: GridLocator,
+    file: Path,
+    out: Path,
+    fmt: str,
+    crs: str,
+    lon_col: str,
+    lat_col: str,
+    console: Console,
+) -> int:
+    """Check, answer and write ``file`` to ``out`` with a progress bar; the row count."""
+
+    def opener() -> pa.NativeFile:
+        return pa.memory_map(str(file))
+
+    total, answered = service.geocode_table(
+        locator,
+        opener,
+        fmt,
+        crs=parse_crs(crs).value,
+        lon_col=lon_col,
+        lat_col=lat_col,
+        max_rows=2**62,
+    )
+    with Progress(
+        TextColumn("geocoding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("rows", total=total)
+        service.write_answers(answered, fmt, str(out), lambda n: progress.advance(task, n))
+    return total

@@ -1,222 +1,171 @@
-"""The ``gridmap`` command line: database, sample data, serving."""
+"""The ``gridmap`` command line: the Typer app and where each command comes from.
+
+Start-up is what ``gridmap --help`` costs, so nothing heavy is imported before the
+arguments are parsed. Two kinds of command modules:
+
+- *light* ones (``db``, ``sample``, ``serve``, ``keys``, ``purge``) import only Typer
+  at their top and their dependencies inside each command: they are registered at once;
+- the others import geopandas, SQLAlchemy or FastAPI at their top. Their commands are
+  listed from :data:`LAZY_COMMANDS` (name and help line, as ``gridmap --help`` shows
+  them) and the module is imported only when one of its commands is resolved, i.e. runs
+  or shows its own ``--help``. ``tests/api/test_cli_startup.py`` checks the table
+  against what each module registers.
+"""
 
 from __future__ import annotations
 
-import sys
-import time
-from pathlib import Path
-from typing import Annotated
+import importlib
+from typing import TYPE_CHECKING, NamedTuple
 
 import typer
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from typer.core import TyperCommand, TyperGroup
 
-from geo.errors import GridmapError
-from geo.settings import Settings
-from geo.store import migrate
-from geo.store.cluster import ClusterError, LocalCluster
-from geo.store.db import make_engine
+from api.cli import db, keys, purge, sample, serve
+from api.cli.common import console, fail
 
-app = typer.Typer(
-    help="网格地图服务 Grid map service for grid-based governance.", no_args_is_help=True
-)
-db_app = typer.Typer(help="The PostGIS database (project-local cluster by default).")
-sample_app = typer.Typer(help="The generated sample district (样例区).")
-app.add_typer(db_app, name="db")
-app.add_typer(sample_app, name="sample")
-
-console = Console(stderr=True)
+if TYPE_CHECKING:
+    # Typer vendors Click; these are the classes its groups and contexts are made of.
+    from typer._click import Command, Context
 
 
-def _fail(message: str, code: int = 1) -> None:
-    console.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
+class LazyCommand(NamedTuple):
+    """A command of a lazily imported module, as the root ``--help`` lists it."""
+
+    name: str
+    help: str
+    group: bool = False
 
 
-def _uses_local_cluster(settings: Settings) -> bool:
-    return not settings.database_url
-
-
-@db_app.command("up")
-def db_up(
-    no_migrate: Annotated[bool, typer.Option(help="Do not run migrations.")] = False,
-) -> None:
-    """Install (if missing), create, start the local PostGIS and migrate. Idempotent."""
-    settings = Settings()
-    if _uses_local_cluster(settings):
-        try:
-            st = LocalCluster(settings).up(log=console.print)
-        except ClusterError as exc:
-            _fail(str(exc))
-        console.print(f"[green]PostGIS ready[/]: {st.message}")
-    else:
-        console.print("GRIDMAP_DATABASE_URL is set: using that PostGIS, no local cluster.")
-    if not no_migrate:
-        db_migrate()
-
-
-@db_app.command("down")
-def db_down() -> None:
-    """Stop the local PostGIS (data is kept)."""
-    LocalCluster(Settings()).down(log=console.print)
-
-
-@db_app.command("status")
-def db_status() -> None:
-    """Show whether the local PostGIS runs and which schema revision it has."""
-    settings = Settings()
-    if _uses_local_cluster(settings):
-        st = LocalCluster(settings).status()
-        console.print(f"cluster: {st.message}\ndata:    {st.data_dir}")
-        if not st.running:
-            raise typer.Exit(1)
-    try:
-        rev = migrate.current_revision(settings.sqlalchemy_url())
-    except Exception as exc:
-        _fail(f"cannot connect to the database: {exc}")
-    console.print(f"schema:  {rev or 'empty (run `gridmap db migrate`)'}")
-
-
-@db_app.command("reset")
-def db_reset(
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
-) -> None:
-    """Delete the local cluster with all its data and create it afresh."""
-    settings = Settings()
-    if not _uses_local_cluster(settings):
-        _fail("reset only works on the project-local cluster, not on GRIDMAP_DATABASE_URL")
-    if not yes and not typer.confirm("Delete every database of the local cluster?"):
-        raise typer.Exit(1)
-    LocalCluster(settings).reset(log=console.print)
-    db_migrate()
-
-
-@db_app.command("migrate")
-def db_migrate(revision: str = "head") -> None:
-    """Upgrade the schema to ``revision`` (Alembic)."""
-    settings = Settings()
-    try:
-        migrate.upgrade(settings.sqlalchemy_url(), revision)
-    except Exception as exc:
-        _fail(f"migration failed: {exc}\nIs the database up? Try `gridmap db up`.")
-    console.print(f"schema at {migrate.current_revision(settings.sqlalchemy_url())}")
-
-
-@sample_app.command("generate")
-def sample_generate(
-    out: Annotated[Path | None, typer.Option(help="Folder to write to.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
-) -> None:
-    """Write the sample district's files (GeoPackage, GeoJSON, CSV) without loading them."""
-    from boundaries.sample import generate_sample_district, write_sample
-
-    settings = Settings()
-    target = out or settings.data_dir
-    written = write_sample(generate_sample_district(seed or settings.sample_seed), target)
-    for name, path in written.items():
-        console.print(f"{name:24} {path}")
-
-
-@sample_app.command("load")
-def sample_load() -> None:
-    """Generate the sample district and load it through the import path (idempotent)."""
-    from boundaries.sample_load import load_sample
-
-    settings = Settings()
-    engine = make_engine(settings)
-    started = time.monotonic()
-    try:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        ) as progress:
-            task = progress.add_task("sample load", total=None)
-
-            def step(msg: str) -> None:
-                progress.update(task, description=msg)
-                progress.console.print(f"· {msg}")
-
-            summary = load_sample(engine, settings, step)
-    except GridmapError as exc:
-        _fail(exc.message)
-    except Exception as exc:
-        if "Connection refused" in str(exc) or "connection failed" in str(exc):
-            _fail("cannot reach the database; run `gridmap db up` first")
-        raise
-    finally:
-        engine.dispose()
-    reused = " (already loaded, unchanged)" if summary.boundaries_reused else ""
-    console.print(
-        f"[green]sample loaded[/] in {time.monotonic() - started:.1f}s: "
-        f"{summary.units} boundary units{reused}, {summary.workers} workers, "
-        f"{summary.compounds} compounds, {summary.incidents_new} new incidents, "
-        f"{summary.tracks_new} new patrol tracks"
-    )
-
-
-@app.command("serve")
-def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port.")] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
-    access_log: Annotated[
-        bool,
-        typer.Option(
-            help="Log every request (one line each). At thousands of requests/s that line "
-            "costs more than a reverse lookup: turn it off behind a proxy that logs."
+# module -> its commands, in the order `gridmap --help` lists them. A module leaves
+# this table once it imports nothing heavy at its top (then register it in `build`).
+LAZY_COMMANDS: dict[str, tuple[LazyCommand, ...]] = {
+    "api.cli.boundaries": (
+        LazyCommand(
+            "import",
+            "Import a boundary file as a DRAFT set and show its findings. Nothing live changes.",
         ),
-    ] = True,
-) -> None:
-    """Run the HTTP service (map at /, API docs at /docs)."""
-    import uvicorn
+        LazyCommand(
+            "fix",
+            "Apply a fix helper to a DRAFT set (never the live map); shows findings after.",
+        ),
+        LazyCommand(
+            "validate", "Check a draft set (or the live map) for topology and code problems."
+        ),
+        LazyCommand(
+            "publish", "Make a draft live: one transaction; only changed units get new versions."
+        ),
+        LazyCommand("export", "Write the live (or dated) boundaries and special grids to a file."),
+        LazyCommand("sets", "List boundary sets (drafts, active, retired)."),
+    ),
+    "api.cli.patrol": (
+        LazyCommand("ingest", "Bring field data in.", group=True),
+        LazyCommand(
+            "coverage",
+            "Patrol coverage per grid below a unit: share of cells visited, stale grids.",
+        ),
+    ),
+    "api.cli.registers": (
+        LazyCommand(
+            "ledger",
+            "Ledgers (台账) of compounds and grid workers: import, export.",
+            group=True,
+        ),
+        LazyCommand(
+            "workload",
+            "Workload per grid / 网格工作量: households, compounds, unowned, special grids,\n"
+            "incidents per month; the largest first.",
+        ),
+    ),
+    "api.cli.geocode": (
+        LazyCommand(
+            "geocode",
+            "Append grid/community/street/district columns to every row of a CSV/Parquet file.",
+        ),
+    ),
+    "api.cli.map": (
+        LazyCommand("map", "Web maps as self-contained HTML files (open offline).", group=True),
+    ),
+}
+_MODULE_OF = {cmd.name: module for module, cmds in LAZY_COMMANDS.items() for cmd in cmds}
 
-    settings = Settings()
-    host = host or settings.host
-    port = port or settings.port
-    base = f"http://{host}:{port}"
-    # Plain echo, not rich: URLs must never be wrapped, so they can be copied.
-    typer.echo(
-        "网格地图服务 Grid map service\n"
-        f"  map (地图):      {base}/\n"
-        f"  API docs:        {base}/docs\n"
-        f"  health:          {base}/healthz\n"
-        f"  reverse geocode: {base}/v1/geocode/reverse?lon=113.9&lat=35.3&crs=wgs84\n"
-        "Press Ctrl+C to stop."
+
+class _StubCommand(TyperCommand):
+    """Stands in the root group for a lazy command until it is resolved."""
+
+
+class _StubGroup(TyperGroup):
+    """Stands in the root group for a lazy group until it is resolved."""
+
+
+def _not_loaded() -> None:  # the callback of a stub; a stub is never invoked
+    raise RuntimeError("a lazy command ran before its module was imported")
+
+
+class LazyGroup(TyperGroup):
+    """The root group: a stub resolved by name becomes its module's real command.
+
+    Listing (``--help``, shell completion of names) reads the stubs; resolving (running
+    a command, its own ``--help``, completing its options) imports the module.
+    """
+
+    def resolve_command(
+        self, ctx: Context, args: list[str]
+    ) -> tuple[str | None, Command | None, list[str]]:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if name is not None and isinstance(cmd, _StubCommand | _StubGroup):
+            cmd = self._load(name)
+        return name, cmd, rest
+
+    def _load(self, name: str) -> Command:
+        module = _MODULE_OF[name]
+        scratch = typer.Typer()
+        importlib.import_module(module).register(scratch, console, fail)
+        self.commands.update(typer.main.get_group(scratch).commands)
+        cmd = self.commands[name]
+        if isinstance(cmd, _StubCommand | _StubGroup):
+            raise RuntimeError(f"{module} registers no {name!r}: update LAZY_COMMANDS")
+        return cmd
+
+
+def _add_module(app: typer.Typer, module: str, lazy: bool) -> None:
+    """Register ``module``'s commands, or stubs that import it when resolved."""
+    if not lazy:
+        importlib.import_module(module).register(app, console, fail)
+        return
+    for cmd in LAZY_COMMANDS[module]:
+        if cmd.group:
+            app.add_typer(typer.Typer(help=cmd.help), name=cmd.name, cls=_StubGroup)
+        else:
+            app.command(cmd.name, help=cmd.help, cls=_StubCommand)(_not_loaded)
+
+
+def build(lazy: bool = True) -> typer.Typer:
+    """The ``gridmap`` app, commands in the order ``gridmap --help`` has always listed.
+
+    Typer lists commands before groups, each in the order they were added. With
+    ``lazy=False`` every module is imported now (the reference the tests compare with).
+    """
+    app = typer.Typer(
+        help="网格地图服务 Grid map service for grid-based governance.",
+        no_args_is_help=True,
+        cls=LazyGroup,
     )
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=access_log,
-    )
+    db.register(app)
+    sample.register(app)
+    serve.register(app)
+    _add_module(app, "api.cli.boundaries", lazy)
+    keys.register(app)
+    _add_module(app, "api.cli.patrol", lazy)
+    _add_module(app, "api.cli.registers", lazy)
+    _add_module(app, "api.cli.geocode", lazy)
+    purge.register(app)
+    _add_module(app, "api.cli.map", lazy)
+    return app
 
 
-from api.cli.boundaries import register as _register_boundaries  # noqa: E402
-from api.cli.geocode import register as _register_geocode  # noqa: E402
-from api.cli.keys import register as _register_keys  # noqa: E402
-from api.cli.map import register as _register_map  # noqa: E402
-from api.cli.patrol import register as _register_patrol  # noqa: E402
-from api.cli.purge import register as _register_purge  # noqa: E402
-from api.cli.registers import register as _register_registers  # noqa: E402
-
-_register_boundaries(app, console, _fail)
-_register_keys(app, console, _fail)
-_register_patrol(app, console, _fail)
-_register_registers(app, console, _fail)
-_register_geocode(app, console, _fail)
-_register_purge(app, console, _fail)
-_register_map(app, console, _fail)
+app = build()
 
 
 def main() -> None:
-    try:
-        app()
-    except ClusterError as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-        sys.exit(1)
+    """The ``gridmap`` entry point."""
+    app()

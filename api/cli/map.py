@@ -5,9 +5,10 @@ draws no basemap and carries no filter form (there is no server behind a file), 
 opens from ``file://`` — on a laptop, from a USB stick, as an e-mail attachment —
 without a single request.
 
-Pages are made by *builders* in :data:`BUILDERS`: a builder takes an open connection,
-the settings, the language and its own options and returns the page's HTML with
-assets linked under :data:`STATIC_URL`. :func:`export_page` turns any of them into a
+Pages are made by *builders* in :data:`BUILDERS`: a builder takes the engine, the
+settings, the language and its own options and returns the page's HTML with assets
+linked under :data:`STATIC_URL` (each calls the page's renderer in :mod:`web_map.pages`,
+as the served page does). :func:`export_page` turns any of them into a
 file. A new map (e.g. ``planner``) plugs in with one entry in :data:`BUILDERS` and a
 small command that collects its options and calls :func:`export_page`.
 """
@@ -19,9 +20,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import Connection
+from sqlalchemy import Engine
 
 from geo.errors import GridmapError
+from geo.incidents.categories import check_categories
 from geo.settings import Settings
 from geo.store.dashboard import DashboardFilters
 from geo.store.db import make_engine
@@ -30,14 +32,14 @@ from web_map.assets import inline_assets
 
 STATIC_URL = "/static"
 
-PageBuilder = Callable[[Connection, Settings, str, dict[str, Any]], str]
+PageBuilder = Callable[[Engine, Settings, str, dict[str, Any]], str]
 
 
-def _dashboard(conn: Connection, settings: Settings, lang: str, options: dict[str, Any]) -> str:
-    from api.routers.dashboard import render_dashboard
+def _dashboard(engine: Engine, settings: Settings, lang: str, options: dict[str, Any]) -> str:
+    from web_map.pages.dashboard import render_dashboard
 
     return render_dashboard(
-        conn,
+        engine,
         settings,
         DashboardFilters(**options),
         lang=lang,
@@ -47,11 +49,11 @@ def _dashboard(conn: Connection, settings: Settings, lang: str, options: dict[st
     )
 
 
-def _planner(conn: Connection, settings: Settings, lang: str, options: dict[str, Any]) -> str:
-    from api.routers.pages import render_planner
+def _planner(engine: Engine, settings: Settings, lang: str, options: dict[str, Any]) -> str:
+    from web_map.pages.planner import render_planner
 
     # Read-only: layers, labels, search and findings; a file cannot save edits.
-    return render_planner(conn, lang, static_url=STATIC_URL, editable=False)
+    return render_planner(engine, lang, static_url=STATIC_URL, editable=False)
 
 
 BUILDERS: dict[str, PageBuilder] = {"dashboard": _dashboard, "planner": _planner}
@@ -99,8 +101,7 @@ def export_page(
     settings = settings or Settings()
     engine = make_engine(settings)
     try:
-        with engine.connect() as conn:
-            page = builders[name](conn, settings, lang, options or {})
+        page = builders[name](engine, settings, lang, options or {})
     finally:
         engine.dispose()
     data = inline_assets(page, STATIC_URL).encode("utf-8")
@@ -128,8 +129,6 @@ def register(app: typer.Typer, console, fail) -> None:
         community: Annotated[str | None, typer.Option(help="Community code")] = None,
     ) -> None:
         """Write the supervisor dashboard as one HTML file (no request when opened)."""
-        from api.routers.heat import check_categories
-
         if lang not in ("zh", "en"):
             fail(f"--lang must be zh or en, not {lang!r}")
         try:

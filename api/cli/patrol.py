@@ -1,4 +1,6 @@
-"""``gridmap ingest tracks FILE`` and ``gridmap coverage CODE``."""
+"""``gridmap ingest tracks FILE`` and ``gridmap coverage CODE``: the use cases of
+:mod:`geo.services.patrol`, as ``POST /v1/patrol/tracks`` and
+``GET /v1/coverage/{code}`` run them."""
 
 from __future__ import annotations
 
@@ -8,17 +10,19 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from rich.console import Console
 from rich.table import Table
 
-from geo.errors import GridmapError
-from geo.patrol import coverage
+from geo.errors import GridmapError, NotFound
+from geo.services import patrol as service
+from geo.services.state import ServiceState
 from geo.settings import Settings
-from geo.store import activity
-from geo.store import boundaries as bstore
 from geo.store.db import make_engine
 
+from api.cli.common import Fail
 
-def register(app: typer.Typer, console, fail) -> None:
+
+def register(app: typer.Typer, console: Console, fail: Fail) -> None:
     ingest_app = typer.Typer(help="Bring field data in.")
     app.add_typer(ingest_app, name="ingest")
 
@@ -30,27 +34,32 @@ def register(app: typer.Typer, console, fail) -> None:
         mode: Annotated[str, typer.Option(help="foot|bicycle|vehicle")] = "foot",
     ) -> None:
         """Clean, path-fill and store patrol tracks (GPX, GeoJSON, CSV pings)."""
-        from geo.services.state import ServiceState
-
-        from api.routers.patrol import ingest_file
-
         settings = Settings()
         engine = make_engine(settings)
         try:
             state = ServiceState(settings, engine)
             state.refresh()
+            if state.geocoder is None:
+                fail("no boundaries are loaded; run `gridmap sample load` or import a set")
             console.print(f"· reading {file.name}")
-            res = ingest_file(
-                state, state.geocoder.locator, file.read_bytes(), file.name, worker, crs, mode
+            res = service.ingest_track_file(
+                engine,
+                state.geocoder.locator,
+                file.read_bytes(),
+                file.name,
+                worker_id=worker,
+                crs=crs,
+                mode=mode,
+                res=settings.h3_patrol_res,
             )
         except GridmapError as exc:
             fail(f"{exc.message}\n{exc.message_zh}")
         finally:
             engine.dispose()
-        dropped = ", ".join(f"{k} {v}" for k, v in res["dropped"].items() if v) or "none"
+        dropped = ", ".join(f"{k} {v}" for k, v in res.dropped.items() if v) or "none"
         console.print(
-            f"[green]{res['new_tracks']} new track(s)[/] of {res['tracks']}; "
-            f"{res['fixes_kept']} of {res['fixes_received']} fixes kept; dropped: {dropped}"
+            f"[green]{res.new_tracks} new track(s)[/] of {res.tracks}; "
+            f"{res.fixes_kept} of {res.fixes_received} fixes kept; dropped: {dropped}"
         )
 
     @app.command("coverage")
@@ -66,24 +75,27 @@ def register(app: typer.Typer, console, fail) -> None:
         first = last - timedelta(days=days - 1)
         engine = make_engine(Settings())
         try:
-            with engine.connect() as conn:
-                units = bstore.units_frame(conn)
-                visits = activity.visits_frame(conn, end=last)
+            cov = service.coverage_of(engine, code, first, last).coverage
+        except NotFound:
+            fail(f"no live unit has code {code}")
         finally:
             engine.dispose()
-        if code not in set(units["code"]):
-            fail(f"no live unit has code {code}")
-        cov = coverage.coverage(units, visits, first, last)
-        rows = cov.units[cov.units["code"].str.startswith(code)]
-        table = Table("code", "name", "cells", "visited", "share", "days since last visit")
-        for r in rows.itertuples():
-            table.add_row(
-                r.code,
-                r.name,
-                str(r.cell_count),
-                str(r.visited_cells),
-                f"{r.share_visited:.0%}",
-                "" if pd.isna(r.days_since_last_visit) else str(r.days_since_last_visit),
-            )
-        console.print(f"coverage {first} – {last}")
-        console.print(table)
+        _print_coverage(console, cov.units, code, first, last)
+
+
+def _print_coverage(
+    console: Console, units: pd.DataFrame, code: str, first: date, last: date
+) -> None:
+    rows = units[units["code"].str.startswith(code)]
+    table = Table("code", "name", "cells", "visited", "share", "days since last visit")
+    for r in rows.itertuples():
+        table.add_row(
+            r.code,
+            r.name,
+            str(r.cell_count),
+            str(r.visited_cells),
+            f"{r.share_visited:.0%}",
+            "" if pd.isna(r.days_since_last_visit) else str(r.days_since_last_visit),
+        )
+    console.print(f"coverage {first} – {last}")
+    console.print(table)

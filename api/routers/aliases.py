@@ -4,12 +4,13 @@ refresh (this worker at once)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_serializer
 
-from geo.store import aliases as astore
+from geo.services import aliases as uc
 
 from api.auth import CallerDep, require_scope
 from api.deps import State
@@ -28,27 +29,37 @@ class AliasIn(BaseModel):
     alias: str = Field(min_length=1, max_length=200, description="The other name")
 
 
-@router.get("/aliases", dependencies=[READ])
+class AliasOut(BaseModel):
+    id: int
+    target: str
+    alias: str
+    created_by: str
+    created_at: datetime
+
+    @field_serializer("created_at")
+    def _iso(self, value: datetime) -> str:
+        # As the answer always read (datetime.isoformat): "+00:00", never pydantic's "Z".
+        return value.isoformat()
+
+
+class AliasAdded(AliasOut):
+    matches: bool = Field(description="False when the target names nothing known")
+
+
+@router.get("/aliases", response_model=list[AliasOut], dependencies=[READ])
 def list_aliases(
     state: State, target: Annotated[str | None, Query(max_length=200)] = None
-) -> list[dict]:
-    with state.engine.connect() as conn:
-        return astore.list_aliases(conn, target)
+) -> list[AliasOut]:
+    return [AliasOut(**a) for a in uc.list_aliases(state, target)]
 
 
-@router.post("/aliases", status_code=201, dependencies=[EDIT])
-def add_alias(state: State, caller: CallerDep, body: AliasIn) -> dict:
+@router.post("/aliases", status_code=201, response_model=AliasAdded, dependencies=[EDIT])
+def add_alias(state: State, caller: CallerDep, body: AliasIn) -> AliasAdded:
     """Add an alias; the same pair again changes nothing. A target that names nothing is
     stored but reported (``matches: false``) so a typo does not pass unnoticed."""
-    with state.engine.begin() as conn:
-        row = astore.add_alias(conn, body.target, body.alias, actor=caller.name)
-    state.refresh()
-    unknown = set(state.gazetteer.unknown_aliases) if state.gazetteer else set()
-    return {**row, "matches": row["target"] not in unknown}
+    return AliasAdded(**uc.add_alias(state, body.target, body.alias, actor=caller.name))
 
 
 @router.delete("/aliases/{alias_id}", status_code=204, dependencies=[EDIT])
 def delete_alias(state: State, caller: CallerDep, alias_id: DbId) -> None:
-    with state.engine.begin() as conn:
-        astore.delete_alias(conn, alias_id, actor=caller.name)
-    state.refresh()
+    uc.delete_alias(state, alias_id, actor=caller.name)

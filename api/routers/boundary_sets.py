@@ -1,5 +1,6 @@
 """Boundary sets: upload as draft, findings, fixes on a draft, publish; exports of the live
-map; special grids imported from a file (dry run by default)."""
+map. Files are read by :mod:`boundaries`; the work is the use cases of
+:mod:`geo.services.boundaries`, :mod:`~geo.services.fixes` and :mod:`~geo.services.publish`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import shutil
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, File, Form, Query, UploadFile
 from fastapi import Path as FastAPIPath
@@ -17,13 +18,13 @@ from starlette.background import BackgroundTask
 
 from geo import topology
 from geo.errors import InvalidInput
-from geo.store import boundaries as bstore
-from geo.store import registers
+from geo.services import boundaries as uc
+from geo.services import fixes, publish
 
 from api.auth import require_scope
 from api.deps import State
 from api.uploads import parse_column_map, save_upload, unpack_if_zip
-from boundaries import fixes, sets, special_import
+from boundaries import sets
 from boundaries.export import FORMATS, export_boundaries
 
 router = APIRouter(prefix="/v1", tags=["boundaries"])
@@ -104,52 +105,60 @@ def upload_boundary_set(
 ) -> ImportOut:
     """Import a boundary file as a **draft** set (nothing live changes)."""
     columns = parse_column_map(column_map)
-    repaired: list[str] = []
     with tempfile.TemporaryDirectory(prefix="gridmap-upload-") as tmp:
         path = unpack_if_zip(save_upload(file, Path(tmp)))
-        with state.engine.begin() as conn:
-            kwargs = {
-                "level": level,
-                "layer": layer,
-                "crs": crs,
-                "encoding": encoding,
-                "column_map": columns,
-                "name": name or file.filename,
-                "author": author,
-            }
-            if make_valid:
-                result, repaired = sets.import_file_made_valid(conn, path, **kwargs)
-            else:
-                result = sets.import_file(conn, path, **kwargs)
-            findings = sets.findings_for_set(conn, result.boundary_set_id)
-            info = bstore.get_set(conn, result.boundary_set_id)
+        units, repaired = sets.read_units(
+            path,
+            level=level,
+            layer=layer,
+            crs=crs,
+            encoding=encoding,
+            column_map=columns,
+            make_valid=make_valid,
+        )
+        done = uc.import_boundary_set(
+            state.engine,
+            units,
+            name=name or file.filename or path.name,
+            author=author,
+            source=path.name,
+            repaired=repaired,
+        )
     return ImportOut(
-        boundary_set=BoundarySetOut(**info),
-        reused=result.reused,
-        findings=_severity_counts(findings),
-        repaired=repaired,
+        boundary_set=BoundarySetOut(**done.boundary_set),
+        reused=done.result.reused,
+        findings=_severity_counts(done.findings),
+        repaired=done.repaired,
     )
 
 
 @router.get("/boundary-sets", response_model=list[BoundarySetOut], dependencies=[READ])
 def list_boundary_sets(state: State) -> list[BoundarySetOut]:
-    with state.engine.connect() as conn:
-        return [BoundarySetOut(**s) for s in bstore.list_sets(conn)]
+    return [BoundarySetOut(**s) for s in uc.list_sets(state.engine)]
 
 
 @router.get("/boundary-sets/{set_id}", response_model=BoundarySetOut, dependencies=[READ])
 def get_boundary_set(state: State, set_id: SetId) -> BoundarySetOut:
-    with state.engine.connect() as conn:
-        return BoundarySetOut(**bstore.get_set(conn, set_id))
+    return BoundarySetOut(**uc.get_set(state.engine, set_id))
 
 
-@router.get("/boundary-sets/{set_id}/findings", dependencies=[READ])
+class FindingsOut(BaseModel):
+    boundary_set_id: int
+    counts: dict[str, int] = Field(description="Number of findings by severity")
+    findings: list[dict[str, Any]] = Field(description="Each finding (format=geojson: features)")
+
+
+@router.get(
+    "/boundary-sets/{set_id}/findings",
+    dependencies=[READ],
+    response_model=FindingsOut,
+    responses={200: {"content": {"application/geo+json": {}}}},
+)
 def boundary_set_findings(
     state: State, set_id: SetId, format: Annotated[Literal["json", "geojson"], Query()] = "json"
-):
+) -> Any:
     """Topology and code findings of the map this set would produce if published."""
-    with state.engine.connect() as conn:
-        findings = sets.findings_for_set(conn, set_id)
+    findings = uc.set_findings(state.engine, set_id)
     if format == "geojson":
         return JSONResponse(
             topology.findings_to_geojson(findings), media_type="application/geo+json"
@@ -166,20 +175,18 @@ def publish_boundary_set(
     state: State, set_id: SetId, body: Annotated[PublishIn, Body()]
 ) -> PublishOut:
     """Make a draft live, only if it has no error finding (or with a recorded override)."""
-    with state.engine.begin() as conn:
-        result, findings = sets.publish(
-            conn,
-            set_id,
-            author=body.author,
-            reason=body.reason,
-            override_reason=body.override_reason,
-        )
-        info = bstore.get_set(conn, set_id)
+    done = publish.publish_set(
+        state.engine,
+        set_id,
+        author=body.author,
+        reason=body.reason,
+        override_reason=body.override_reason,
+    )
     state.refresh()  # this worker at once; others on their next version check
     return PublishOut(
-        boundary_set=BoundarySetOut(**info),
-        counts=result.counts,
-        findings=_severity_counts(findings),
+        boundary_set=BoundarySetOut(**done.boundary_set),
+        counts=done.result.counts,
+        findings=_severity_counts(done.findings),
     )
 
 
@@ -208,67 +215,18 @@ class FixOut(BaseModel):
 def fix_boundary_set(state: State, set_id: SetId, body: Annotated[FixIn, Body()]) -> FixOut:
     """Apply one fix helper to units of a **draft** set (409 for an active or retired
     set): geometry only, one transaction; returns the findings afterwards."""
-    with state.engine.begin() as conn:
-        result = fixes.apply_fix(
-            conn, set_id, body.fix, body.codes, tolerance_m=body.tolerance_m, author=body.author
-        )
+    result = fixes.fix_draft(
+        state.engine, set_id, body.fix, body.codes, tolerance_m=body.tolerance_m, author=body.author
+    )
     return FixOut(**result.to_json())
 
 
-class SpecialImportOut(BaseModel):
-    source: str
-    dry_run: bool = Field(description="True: nothing was written")
-    counts: dict[str, int] = Field(description="new, changed, unchanged, retired, kept")
-    special_grids: list[dict] = Field(description="Per code: status and changed fields")
-    unmapped_kinds: dict[str, str] = Field(description="Kind values that became 'other'")
-    repaired: list[str] = Field(description="Codes whose geometry make_valid repaired")
-    versions: dict[str, int] = Field(description="New version per written code")
-
-
-@router.post("/special-grids/import", response_model=SpecialImportOut, dependencies=[EDIT])
-def import_special_grids(
-    state: State,
-    file: Annotated[UploadFile, File(description="GeoJSON, GeoPackage, or a zipped Shapefile")],
-    layer: Annotated[str | None, Form()] = None,
-    crs: Annotated[str | None, Form(description="wgs84, gcj02, bd09, cgcs2000 or EPSG:n")] = None,
-    encoding: Annotated[str | None, Form(description="e.g. GBK for old Shapefiles")] = None,
-    column_map: Annotated[
-        str | None, Form(alias="map", description="code=编码,kind=类别,responsible_unit=…")
-    ] = None,
-    make_valid: Annotated[bool, Form(description="Repair invalid geometry (reported)")] = False,
-    retire_missing: Annotated[
-        bool, Form(description="Close live special grids absent from the file")
-    ] = False,
-    dry_run: Annotated[bool, Form(description="Only report (default); false writes")] = True,
-    author: Annotated[str, Form(min_length=1, max_length=200)] = "api",
-    reason: Annotated[str | None, Form(max_length=2000)] = None,
-) -> SpecialImportOut:
-    """Import special grids (schools, hospitals …): the whole file is checked first and
-    refused on any error; the report says new / changed / unchanged per code."""
-    columns = special_import.parse_special_column_map(column_map)
-    with tempfile.TemporaryDirectory(prefix="gridmap-upload-") as tmp:
-        path = unpack_if_zip(save_upload(file, Path(tmp)))
-        with state.engine.begin() as conn:
-            report = special_import.import_special_file(
-                conn,
-                path,
-                layer=layer,
-                crs=crs,
-                encoding=encoding,
-                column_map=columns,
-                make_valid=make_valid,
-                retire_missing=retire_missing,
-                apply=not dry_run,
-                author=author,
-                reason=reason,
-                source=Path(file.filename or path.name).name,
-            )
-    if not dry_run:
-        state.refresh()  # this worker at once; others on their next version check
-    return SpecialImportOut(**report.to_json())
-
-
-@router.get("/boundaries/export", dependencies=[READ])
+@router.get(
+    "/boundaries/export",
+    dependencies=[READ],
+    response_class=FileResponse,
+    responses={200: {"content": {media: {} for media in MEDIA.values()}}},
+)
 def export_live_boundaries(
     state: State,
     format: Annotated[Literal["gpkg", "geojson", "shp", "csv"], Query()] = "gpkg",
@@ -280,9 +238,7 @@ def export_live_boundaries(
     """Download the live (or dated) boundaries with the special grids."""
     if format not in FORMATS:
         raise InvalidInput(f"unknown format {format}")
-    with state.engine.connect() as conn:
-        units = bstore.units_frame(conn, at=as_of)
-        special = registers.special_grids_frame(conn, at=as_of)
+    units, special = uc.map_at(state.engine, as_of)
     if units.empty:
         raise InvalidInput(
             "no boundaries in force at that time", "该时间点没有生效的边界", as_of=str(as_of)

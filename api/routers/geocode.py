@@ -8,13 +8,14 @@ FastAPI's per-request machinery cost more than that here (measured in-process:
 query in one pydantic call (:class:`api.schemas.ReverseQuery`, which also documents
 the parameters in OpenAPI), checks the key itself with the same functions as the
 dependencies, and returns its JSON directly; ``response_model`` still documents the
-answer. Numbers: benchmarks/RESULTS.md.
+answer. Numbers: benchmarks/RESULTS.md. The answer itself is built by
+:func:`geo.services.geocode.reverse` (:mod:`geo.lookup.answer`); this router parses
+the query, checks the key and sends the dict.
 """
 
 from __future__ import annotations
 
 import asyncio
-import weakref
 from typing import Annotated, Any
 from urllib.parse import unquote
 
@@ -25,11 +26,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, ValidationError
 from starlette.routing import Route
 
-from geo import hexgrid
-from geo.crs import point_from_wgs84, point_to_wgs84
-from geo.errors import InvalidInput, NotFound, NotReady, OutsideDistrict
-from geo.incidents.records import responsible_special
-from geo.lookup.geocode import mask_phone
+from geo.crs import point_from_wgs84
+from geo.errors import InvalidInput, NotReady
+from geo.services import geocode as service
 from geo.vocab import LEVELS
 
 from api.auth import get_caller, require_scope
@@ -47,7 +46,6 @@ from api.schemas import (
 router = APIRouter(prefix="/v1/geocode", tags=["geocode"])
 GEOCODE_SCOPE = require_scope("geocode")
 _check_scope = GEOCODE_SCOPE.dependency  # the router dependency's own check
-BORDER_RULE = ReverseGeocodeResponse.model_fields["border_rule"].default
 
 
 def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
@@ -111,44 +109,7 @@ def wanted_fields(fields: str | None) -> frozenset[str] | None:
     return frozenset(out)
 
 
-def _unit(ref) -> dict | None:
-    return {"id": ref.unit_id, "code": ref.code, "name": ref.name} if ref else None
-
-
-def _people(people, unmasked: bool) -> list[dict]:
-    return [
-        {
-            "worker_code": p.worker_code,
-            "name": p.name,
-            "role": p.role,
-            "phone": p.phone if unmasked else mask_phone(p.phone),
-        }
-        for p in people
-    ]
-
-
-# The parts of an answer that depend only on the grid (and on whether phones are shown),
-# built once per grid and geocoder: the same lists and dicts serve every later request.
-_PER_GRID: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _per_grid_parts(geocoder, found, unmasked: bool) -> dict[str, Any]:
-    cache = _PER_GRID.get(geocoder)
-    if cache is None:
-        cache = _PER_GRID.setdefault(geocoder, {})
-    key = (found.row, unmasked)
-    parts = cache.get(key)
-    if parts is None or found.row < 0:
-        chain = found.chain
-        parts = {level: _unit(chain[level]) for level in LEVELS}
-        parts["grid_workers"] = _people(found.workers, unmasked)
-        parts["grid_leaders"] = _people(found.leaders, unmasked)
-        if found.row >= 0:
-            cache[key] = parts
-    return parts
-
-
-def _json(body: dict) -> Response:
+def _json(body: dict[str, Any]) -> Response:
     # orjson: the same compact UTF-8 JSON as Starlette's JSONResponse, ~8× faster here.
     return Response(orjson.dumps(body), media_type="application/json")
 
@@ -173,103 +134,12 @@ async def reverse(request: Request) -> Response:
     state = request.app.state.service
     geocoder = await get_geocoder(request)
     want = wanted_fields(q.fields)
-    lon, lat, crs, at, out_crs = q.lon, q.lat, q.crs, q.at, q.out_crs
-    wlon, wlat = point_to_wgs84(lon, lat, crs)
-    if at is not None:
-        if at.tzinfo is None:
-            raise InvalidInput(
-                "at needs a time zone, e.g. 2026-10-01T00:00:00+08:00",
-                "at 需带时区，如 2026-10-01T00:00:00+08:00",
-            )
-        geocoder = await asyncio.to_thread(state.geocoder_at, at)
-        if len(geocoder.locator) == 0:
-            raise NotFound(
-                f"no boundaries were in force at {at.isoformat()}",
-                f"{at.isoformat()} 时没有生效的边界",
-            )
-    if q.category is not None and q.category not in state.case_rules.categories:
-        raise InvalidInput(
-            f"unknown category {q.category!r}; see GET /v1/incidents/categories",
-            f"未知类别 {q.category!r}",
+    if q.at is None:
+        body = service.reverse(state, geocoder, q, want, caller.sees_contacts_of)
+    else:
+        body = await asyncio.to_thread(
+            service.reverse, state, geocoder, q, want, caller.sees_contacts_of
         )
-    found = geocoder.reverse(
-        wlon,
-        wlat,
-        border_tolerance_m=q.tolerance_m,
-        border=want is None or "border" in want,
-        h3=want is None or "h3" in want,
-    )
-    if found is None:
-        raise OutsideDistrict(
-            f"({lon}, {lat}) in {crs} lies outside every grid of the district. Check the "
-            "coordinate order (lon, lat) and that crs names the system the point came from.",
-            f"坐标 ({lon}, {lat})（{crs}）不在本区任何网格内。请检查经纬度顺序及 crs 是否正确。",
-            location={"lon": wlon, "lat": wlat, "crs": "wgs84"},
-        )
-    chain = found.chain
-
-    def asked(name: str) -> bool:
-        return want is None or name in want
-
-    specials = []
-    if state.special and (asked("special_grids") or q.category is not None):
-        specials = state.special.containing(wlon, wlat)
-    responsible = None
-    if q.category is not None:
-        unit = responsible_special(q.category, specials, state.case_rules.precedence)
-        responsible = (
-            {
-                "kind": "special_grid",
-                "code": unit.code,
-                "name": unit.name,
-                "responsible_unit": unit.responsible_unit,
-            }
-            if unit
-            else {"kind": "grid", "code": chain["grid"].code, "name": chain["grid"].name}
-        )
-    body: dict[str, Any] = {}
-    if asked("query"):
-        body["query"] = {"lon": lon, "lat": lat, "crs": crs}
-    if asked("location"):
-        olon, olat = point_from_wgs84(wlon, wlat, out_crs)
-        body["location"] = {"lon": olon, "lat": olat, "crs": out_crs}
-    unmasked = False
-    if asked("grid_workers") or asked("grid_leaders"):
-        # Full phone numbers only for a key with the read scope whose jurisdiction holds it.
-        unmasked = caller.sees_contacts_of([u.unit_id for u in chain.values() if u])
-    per_grid = _per_grid_parts(geocoder, found, unmasked)
-    for level in LEVELS:
-        if asked(level):
-            body[level] = per_grid[level]
-    if asked("special_grids"):
-        body["special_grids"] = [
-            {
-                "id": r.special_id,
-                "code": r.code,
-                "name": r.name,
-                "kind": r.kind,
-                "responsible_unit": r.responsible_unit,
-            }
-            for r in specials
-        ]
-    for group in ("grid_workers", "grid_leaders"):
-        if asked(group):
-            body[group] = per_grid[group]
-    if asked("responsible") or q.category is not None:
-        body["responsible"] = responsible
-    if asked("border"):
-        body["border"] = {
-            "distance_m": round(found.border_distance_m, 3),
-            "tolerance_m": q.tolerance_m,
-            "neighbour": _unit(found.neighbour),
-        }
-    if asked("h3"):
-        body["h3"] = {str(res): hexgrid.cell_to_str(cell) for res, cell in found.h3.items()}
-    body["boundary_version"] = geocoder.version
-    if asked("at") or at is not None:
-        body["at"] = at.isoformat() if at else None
-    if asked("border_rule"):
-        body["border_rule"] = BORDER_RULE
     return _json(body)
 
 

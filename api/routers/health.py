@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import func, select, text
 
 from geo.store import boundaries as bstore
@@ -14,8 +17,12 @@ from api.schemas import HealthResponse
 router = APIRouter(tags=["health"])
 
 
-@router.get("/livez", summary="Liveness / 存活检查")
-async def livez() -> dict:
+class Alive(BaseModel):
+    status: Literal["alive"]
+
+
+@router.get("/livez", summary="Liveness / 存活检查", response_model=Alive)
+async def livez() -> dict[str, str]:
     """The process answers; no database call (for orchestrators' liveness probes)."""
     return {"status": "alive"}
 

@@ -8,27 +8,14 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from geo.errors import InvalidInput
 from geo.incidents import heat
-from geo.incidents.records import DEFAULT_CATEGORIES
+from geo.incidents.categories import check_categories
 from geo.store import heat as hstore
 
 from api.auth import CallerDep, area_within_jurisdiction, require_scope
 from api.deps import State
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
-
-
-def check_categories(categories: list[str] | None, known=DEFAULT_CATEGORIES) -> list[str]:
-    """The category filter, refused with the known codes if one is unknown."""
-    categories = [c.strip() for c in categories or [] if c.strip()]
-    unknown = sorted(set(categories) - set(known))
-    if unknown:
-        raise InvalidInput(
-            f"unknown category {unknown}; see GET /v1/incidents/categories",
-            f"未知类别 {unknown}；可用类别见 GET /v1/incidents/categories",
-        )
-    return categories
 
 
 class HeatWindow(BaseModel):

@@ -34,6 +34,7 @@ from geo.store.ogc import read_snapshot
 from api.auth import require_scope
 from api.deps import State
 from api.errors import problem
+from api.ogc_models import CollectionDoc, Collections, Conformance, LandingPage
 
 router = APIRouter(prefix="/ogc", tags=["OGC API – Features"], dependencies=[require_scope("read")])
 
@@ -53,7 +54,7 @@ def _bad_request(request: Request, exc: InvalidInput) -> JSONResponse:
     return problem(400, exc.slug, exc.message, exc.message_zh, request.url.path, **exc.extra)
 
 
-@router.get("", summary="Landing page")
+@router.get("", summary="Landing page", response_model=LandingPage)
 async def landing(request: Request) -> JSONResponse:
     root = str(request.base_url).rstrip("/")
     body = ogc.landing_document(
@@ -64,17 +65,24 @@ async def landing(request: Request) -> JSONResponse:
     return JSONResponse(body)
 
 
-@router.get("/conformance", summary="Conformance classes")
+@router.get("/conformance", summary="Conformance classes", response_model=Conformance)
 async def conformance() -> JSONResponse:
     return JSONResponse({"conformsTo": ogc.CONFORMANCE})
 
 
-@router.get("/api", summary="The API definition (redirects to the OpenAPI document)")
+@router.get(
+    "/api",
+    summary="The API definition (redirects to the OpenAPI document)",
+    response_class=RedirectResponse,
+    status_code=303,
+)
 async def api_definition(request: Request) -> RedirectResponse:
     return RedirectResponse(request.app.openapi_url, status_code=303)
 
 
-@router.get("/collections", summary="Feature collections of the live map")
+@router.get(
+    "/collections", summary="Feature collections of the live map", response_model=Collections
+)
 def collections(request: Request, state: State) -> JSONResponse:
     base = _base(request)
     with read_snapshot(state.engine) as conn:
@@ -106,14 +114,16 @@ def _iso(t: datetime) -> str:
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-@router.get("/collections/{collection_id}", summary="One feature collection")
+@router.get(
+    "/collections/{collection_id}", summary="One feature collection", response_model=CollectionDoc
+)
 def collection(request: Request, state: State, collection_id: str) -> JSONResponse:
     c = _collection(collection_id)
     with read_snapshot(state.engine) as conn:
         return JSONResponse(_collection_doc(conn, c, _base(request)))
 
 
-@router.head("/collections/{collection_id}/items", include_in_schema=False)
+@router.head("/collections/{collection_id}/items", include_in_schema=False, response_class=Response)
 @router.get(
     "/collections/{collection_id}/items",
     summary="Features of a collection (GeoJSON)",
@@ -162,7 +172,7 @@ def items(
             bbox_srid=box_crs.srid,
         )
     items_url = f"{_base(request)}/collections/{c.id}/items"
-    kept = {"bbox": bbox, "bbox-crs": bbox_crs, "crs": crs}
+    kept: dict[str, str | int | None] = {"bbox": bbox, "bbox-crs": bbox_crs, "crs": crs}
     links = ogc.items_links(
         items_url,
         kept,
@@ -198,7 +208,11 @@ def items(
     )
 
 
-@router.head("/collections/{collection_id}/items/{feature_id}", include_in_schema=False)
+@router.head(
+    "/collections/{collection_id}/items/{feature_id}",
+    include_in_schema=False,
+    response_class=Response,
+)
 @router.get(
     "/collections/{collection_id}/items/{feature_id}",
     summary="One feature by code; ETag = its live version id",
@@ -250,7 +264,12 @@ def item(
     return Response(body, media_type=ogc.GEOJSON, headers=headers)
 
 
-@router.options("/collections/{collection_id}/items", summary="Methods allowed on items")
+@router.options(
+    "/collections/{collection_id}/items",
+    summary="Methods allowed on items",
+    response_class=Response,
+    status_code=204,
+)
 async def items_options(collection_id: str) -> Response:
     c = _collection(collection_id)
     return Response(
@@ -259,7 +278,10 @@ async def items_options(collection_id: str) -> Response:
 
 
 @router.options(
-    "/collections/{collection_id}/items/{feature_id}", summary="Methods allowed on a feature"
+    "/collections/{collection_id}/items/{feature_id}",
+    summary="Methods allowed on a feature",
+    response_class=Response,
+    status_code=204,
 )
 async def item_options(collection_id: str, feature_id: str) -> Response:
     c = _collection(collection_id)

@@ -1,6 +1,7 @@
 """OGC API – Features Part 4 writes on ``grids`` and ``special-grids`` (QGIS editing).
 
-Every write goes through the same store functions as the edit API: one lock, the
+Every write goes through the same use cases as the edit API (:mod:`geo.services.edits`,
+:mod:`geo.services.special_edits`): one lock, the
 partition invariant (a refusal is 422 with the findings as GeoJSON), new versions, the
 audit log. ``If-Match`` (the item's ETag) is required for PUT, PATCH and DELETE unless
 ``GRIDMAP_OGC_UNCONDITIONAL_WRITES`` is on — QGIS does not send it. The body is a GeoJSON
@@ -14,12 +15,11 @@ from typing import Annotated, Any
 
 import shapely
 from fastapi import APIRouter, Body, Header, Request, Response
+from pydantic import BaseModel, Field
 
 from geo import ogc
 from geo.errors import InvalidInput, NotFound, VersionRequired
-from geo.store import grid_edits as edits
-from geo.store import special_edits
-from geo.store.boundaries import units_frame
+from geo.services import edits, special_edits
 
 from api.auth import CallerDep, require_scope
 from api.deps import State
@@ -30,6 +30,11 @@ DEFAULT_REASON = "edited through OGC API – Features"
 Feature = Annotated[dict[str, Any], Body(description="A GeoJSON Feature")]
 ContentCrs = Annotated[str | None, Header(alias="Content-Crs")]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
+
+
+class CreatedOut(BaseModel):
+    id: str = Field(description="The new feature's code")
+    version: int | None = Field(description="Its version id (the ETag)")
 
 
 def _writable(collection_id: str) -> str:
@@ -88,22 +93,22 @@ def _item_url(request: Request, collection_id: str, code: str) -> str:
 
 
 def _grid_write(state, caller, code, props, geom, tags, dry_run=False):
-    with state.engine.begin() as conn:
-        out = edits.replace_grid(
-            conn,
-            code,
-            geom,
-            props.get("name"),
-            if_match={code: tags} if tags is not None else {},
-            author=_author(caller, props),
-            reason=str(props.get("reason") or DEFAULT_REASON),
-            dry_run=dry_run,
-        )
+    out = edits.apply_edit(
+        state.engine,
+        edits.replace_grid,
+        code,
+        geom,
+        props.get("name"),
+        if_match={code: tags} if tags is not None else {},
+        author=_author(caller, props),
+        reason=str(props.get("reason") or DEFAULT_REASON),
+        dry_run=dry_run,
+    )
     state.refresh()
     return out
 
 
-@router.post("/collections/{collection_id}/items", status_code=201)
+@router.post("/collections/{collection_id}/items", status_code=201, response_model=CreatedOut)
 def create_item(
     request: Request,
     response: Response,
@@ -120,31 +125,28 @@ def create_item(
     if geom is None:
         raise InvalidInput("a new feature needs a geometry", "新要素必须有几何", field="geometry")
     author, reason = _author(caller, props), str(props.get("reason") or DEFAULT_REASON)
-    with state.engine.begin() as conn:
-        if collection_id == "grids":
-            community = props.get("parent_code") or edits.community_at(units_frame(conn), geom)
-            out = edits.create_grid(
-                conn,
-                str(community),
-                geom,
-                name=props.get("name"),
-                if_match={},
-                author=author,
-                reason=reason,
-                dry_run=False,
+    version: int | None
+    if collection_id == "grids":
+        out = edits.create_grid_at(
+            state.engine,
+            props.get("parent_code") or None,
+            geom,
+            name=props.get("name"),
+            author=author,
+            reason=reason,
+        )
+        (code,) = out.created
+        version = out.versions[code]
+    else:
+        code = str(props.get("code") or "")
+        if not code:
+            raise InvalidInput(
+                "a special grid needs properties.code", "专属网格须有 code", field="code"
             )
-            (code,) = out.created
-            version = out.versions[code]
-        else:
-            code = str(props.get("code") or "")
-            if not code:
-                raise InvalidInput(
-                    "a special grid needs properties.code", "专属网格须有 code", field="code"
-                )
-            fields = {f: props.get(f) for f in special_edits.FIELDS}
-            version = special_edits.save(
-                conn, code, fields, geom, if_match=None, author=author, reason=reason
-            ).version
+        fields = {f: props.get(f) for f in special_edits.FIELDS}
+        version = special_edits.create(
+            state.engine, code, fields, geom, author=author, reason=reason
+        ).version
     state.refresh()
     response.headers["Location"] = _item_url(request, collection_id, code)
     response.headers["ETag"] = f'"{version}"'
@@ -160,17 +162,15 @@ def _update(state, caller, collection_id, code, body, content_crs, if_match, par
         version = out.versions.get(code)
     else:
         fields = {f: props.get(f) for f in special_edits.FIELDS}
-        with state.engine.begin() as conn:
-            current = special_edits.live_special(conn, code)
-            version = special_edits.save(
-                conn,
-                code,
-                fields,
-                geom,
-                if_match=tags if tags is not None else {int(current["id"])},
-                author=_author(caller, props),
-                reason=str(props.get("reason") or DEFAULT_REASON),
-            ).version
+        version = special_edits.change(
+            state.engine,
+            code,
+            fields,
+            geom,
+            if_match=tags,  # None: whatever version is live (unconditional writes)
+            author=_author(caller, props),
+            reason=str(props.get("reason") or DEFAULT_REASON),
+        ).version
         state.refresh()
     headers = {"ETag": f'"{version}"'} if version else {}
     return Response(status_code=204, headers=headers)
@@ -221,24 +221,19 @@ def delete_item(
     """Retire a grid (its area goes to its neighbours) or close a special grid."""
     _writable(collection_id)
     tags = _conditions(state, if_match)
-    with state.engine.begin() as conn:
-        if collection_id == "grids":
-            edits.delete_grid(
-                conn,
-                code,
-                if_match={code: tags} if tags is not None else {},
-                author=caller.name,
-                reason=DEFAULT_REASON,
-                dry_run=False,
-            )
-        else:
-            current = special_edits.live_special(conn, code)
-            special_edits.delete(
-                conn,
-                code,
-                if_match=tags if tags is not None else {int(current["id"])},
-                author=caller.name,
-                reason=DEFAULT_REASON,
-            )
+    if collection_id == "grids":
+        edits.apply_edit(
+            state.engine,
+            edits.delete_grid,
+            code,
+            if_match={code: tags} if tags is not None else {},
+            author=caller.name,
+            reason=DEFAULT_REASON,
+            dry_run=False,
+        )
+    else:
+        special_edits.close(
+            state.engine, code, if_match=tags, author=caller.name, reason=DEFAULT_REASON
+        )
     state.refresh()
     return Response(status_code=204)

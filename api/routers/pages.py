@@ -1,4 +1,5 @@
-"""HTML pages: the overview map at ``/`` and the API docs at ``/docs`` (local assets)."""
+"""HTML pages: the overview map at ``/``, the planner at ``/planner`` and the API docs at
+``/docs`` (local assets). The pages are built in :mod:`web_map.pages`."""
 
 from __future__ import annotations
 
@@ -8,83 +9,40 @@ from fastapi import APIRouter, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-from geo.store import boundaries as bstore
-from geo.store import registers
-from geo.topology import findings_to_geojson
-from geo.vocab import LEVELS
-
 from api.deps import State
-from boundaries import sets
 from web_map.assets import OFFLINE_SWAGGER_UI_PARAMETERS, swagger_ui_urls
-from web_map.overview import build_overview_map
-from web_map.planner import build_planner_map
+from web_map.pages.overview import overview_page
+from web_map.pages.planner import planner_page
 
 router = APIRouter(include_in_schema=False)
 
 STATIC_URL = "/static"
 
+Lang = Annotated[Literal["zh", "en"] | None, Query()]
+
 
 @router.get("/", response_class=HTMLResponse)
-def overview(
-    state: State, lang: Annotated[Literal["zh", "en"] | None, Query()] = None
-) -> HTMLResponse:
-    lang = lang or state.settings.default_lang
-    geocoder = state.geocoder
-    version = geocoder.version if geocoder else ""
-
-    def build() -> str:
-        with state.engine.connect() as conn:
-            units = bstore.units_frame(conn)
-        levels = {lvl: units[units["level"] == lvl] for lvl in LEVELS}
-        m = build_overview_map(
-            levels, lang=lang, static_url=STATIC_URL, tiles_url=state.settings.tiles_url
-        )
-        return m.get_root().render()
-
-    return HTMLResponse(state.cached_map((version, lang), build))
+def overview(state: State, lang: Lang = None) -> HTMLResponse:
+    """The overview of the four levels, on the configured basemap."""
+    page = overview_page(state, lang or state.settings.default_lang, static_url=STATIC_URL)
+    return HTMLResponse(page)
 
 
 @router.get("/planner", response_class=HTMLResponse)
-def planner(
-    state: State, lang: Annotated[Literal["zh", "en"] | None, Query()] = None
-) -> HTMLResponse:
+def planner(state: State, lang: Lang = None) -> HTMLResponse:
     """The planner map: levels, special grids, findings and the grid editor."""
-    lang = lang or state.settings.default_lang
-    geocoder = state.geocoder
-    version = geocoder.version if geocoder else ""
-
-    def build() -> str:
-        with state.engine.connect() as conn:
-            return render_planner(conn, lang, tiles_url=state.settings.tiles_url)
-
-    return HTMLResponse(state.cached_map((version, lang, "planner"), build))
-
-
-def render_planner(
-    conn, lang: str, *, static_url: str = STATIC_URL, tiles_url=None, editable: bool = True
-) -> str:
-    """The planner page from the live map (also for ``gridmap map planner``)."""
-    units = bstore.units_frame(conn)
-    special = registers.special_grids_frame(conn)
-    findings = sets.findings_for_live(conn)
-    levels = {lvl: units[units["level"] == lvl] for lvl in LEVELS}
-    m = build_planner_map(
-        levels,
-        special,
-        findings_to_geojson(findings),
-        lang=lang,
-        static_url=static_url,
-        tiles_url=tiles_url,
-        editable=editable,
-    )
-    return m.get_root().render()
+    page = planner_page(state, lang or state.settings.default_lang, static_url=STATIC_URL)
+    return HTMLResponse(page)
 
 
 @router.get("/docs", response_class=HTMLResponse)
 def docs(request: Request) -> HTMLResponse:
+    urls = swagger_ui_urls(STATIC_URL)
     return get_swagger_ui_html(
         openapi_url=request.app.openapi_url,
         title="网格地图服务 API / Grid map API",
         swagger_ui_parameters=OFFLINE_SWAGGER_UI_PARAMETERS,
-        **swagger_ui_urls(STATIC_URL),
+        swagger_js_url=urls["swagger_js_url"],
+        swagger_css_url=urls["swagger_css_url"],
+        swagger_favicon_url=urls["swagger_favicon_url"],
     )

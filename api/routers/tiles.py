@@ -20,6 +20,7 @@ from geo.store.ogc import read_snapshot
 
 from api.auth import require_scope
 from api.deps import State
+from api.ogc_models import TileJSON
 
 router = APIRouter(prefix="/tiles", tags=["vector tiles"], dependencies=[require_scope("read")])
 
@@ -62,7 +63,11 @@ def _tile_url(request: Request, version: str, layer: str) -> str:
     return f"{root}{router.prefix}/v/{version}/{layer}/{{z}}/{{x}}/{{y}}.mvt"
 
 
-@router.get("/{layer}.json", summary="TileJSON of a layer, naming the current versioned URL")
+@router.get(
+    "/{layer}.json",
+    summary="TileJSON of a layer, naming the current versioned URL",
+    response_model=TileJSON,
+)
 def tilejson(request: Request, state: State, layer: str) -> JSONResponse:
     lyr = _layer(layer)
     with read_snapshot(state.engine) as conn:

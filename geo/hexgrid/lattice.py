@@ -27,6 +27,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -282,14 +283,13 @@ def project(lon: np.ndarray, lat: np.ndarray, res: int, margin: bool = True) -> 
             project(lon[i : i + CHUNK], lat[i : i + CHUNK], res, margin)
             for i in range(0, len(lon), CHUNK)
         ]
-        return Projected(
-            *(
-                None
-                if getattr(parts[0], f) is None
-                else np.concatenate([getattr(x, f) for x in parts])
-                for f in Projected.__dataclass_fields__
-            )
-        )
+        joined: dict[str, Any] = {
+            f: None
+            if getattr(parts[0], f) is None
+            else np.concatenate([getattr(x, f) for x in parts])
+            for f in Projected.__dataclass_fields__
+        }
+        return Projected(**joined)
     px, py, pz = _components(lon, lat)
     face, gap = nearest_face(px, py, pz)
     x = np.empty(len(px))
@@ -347,7 +347,7 @@ def cells_for_keys(
         for i in np.flatnonzero(off_face).tolist():
             f = int(face[i])
             lon[i], lat[i] = frame(f, res).lonlat(np.array([inside[0][idx[i]], inside[1][idx[i]]]))
-    out[idx] = hexgrid.cells_of(lon, lat, res)
+    out[idx] = hexgrid.cells_of_each(lon, lat, res)
     if len(known_keys) + idx.size <= _NAMED_MAX:
         all_keys = np.r_[known_keys, keys[idx]]
         order = np.argsort(all_keys, kind="stable")
@@ -373,7 +373,8 @@ def points_to_cells(lon: np.ndarray, lat: np.ndarray, res: int) -> np.ndarray:
     first = np.zeros(len(keys), dtype=np.int64)
     first[inverse[::-1]] = np.arange(len(lon))[::-1]
     cells = cells_for_keys(keys, res, (p.x[first], p.y[first]))[inverse]
+    assert p.margin is not None  # project() measures it by default
     unsure = (p.margin * unit_m < EXACT_MARGIN_M) | (p.face_gap * _EARTH_R < EXACT_MARGIN_M)
     if unsure.any():
-        cells[unsure] = hexgrid.cells_of(lon[unsure], lat[unsure], res)
+        cells[unsure] = hexgrid.cells_of_each(lon[unsure], lat[unsure], res)
     return cells

@@ -184,7 +184,7 @@ def _cross_face_events(j, lon, lat, t_ns, res) -> _Events:
     for i in j.tolist():
         dist = _distance_m(lon[i], lat[i], lon[i + 1], lat[i + 1])
         f = np.linspace(0.0, 1.0, max(2, int(np.ceil(dist / CROSS_FACE_STEP_M)) + 1))
-        cells = hexgrid.cells_of(
+        cells = hexgrid.cells_of_each(
             lon[i] + f * (lon[i + 1] - lon[i]), lat[i] + f * (lat[i + 1] - lat[i]), res
         )
         run = np.r_[True, cells[1:] != cells[:-1]]

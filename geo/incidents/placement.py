@@ -79,12 +79,12 @@ class SpecialIndex:
             return []
         # Bounding boxes first, in plain floats: most points lie in no candidate's box,
         # and then no shapely point is made at all.
-        near = [i for i, x0, y0, x1, y1 in near if x0 <= lon <= x1 and y0 <= lat <= y1]
-        if not near:
+        boxed = [i for i, x0, y0, x1, y1 in near if x0 <= lon <= x1 and y0 <= lat <= y1]
+        if not boxed:
             return []
         pt = shapely.Point(lon, lat)
         geoms, refs = self._geoms, self.refs
-        return sorted((refs[i] for i in near if geoms[i].covers(pt)), key=lambda r: r.code)
+        return sorted((refs[i] for i in boxed if geoms[i].covers(pt)), key=lambda r: r.code)
 
     def containing_many(self, lon: np.ndarray, lat: np.ndarray) -> list[list[SpecialRef]]:
         out: list[list[SpecialRef]] = [[] for _ in range(len(lon))]
@@ -125,6 +125,7 @@ def place_incidents(
         x, y = to_wgs84([records[i].lon for i in idx], [records[i].lat for i in idx], crs)
         lon[idx], lat[idx] = x, y
     rows_idx = locator.locate_many(lon, lat)
+    cells = hexgrid.cells_of(lon, lat, point_res)  # one array call, not one per row
     chains = locator.chain_ids(rows_idx)
     containing = special.containing_many(lon, lat) if special is not None else [[] for _ in records]
     rows, positions, unplaced = [], [], []
@@ -153,7 +154,7 @@ def place_incidents(
                 "status": "open",
                 "level": "grid",
                 "geom": f"SRID={STORAGE_SRID};POINT({float(lon[i])!r} {float(lat[i])!r})",
-                "h3_cell": hexgrid.cell_of(float(lon[i]), float(lat[i]), point_res),
+                "h3_cell": int(cells[i]),
                 "grid_unit_id": ids[0],
                 "community_unit_id": ids[1] if ids[1] >= 0 else None,
                 "street_unit_id": ids[2] if ids[2] >= 0 else None,

@@ -24,16 +24,17 @@ from geo.vocab import LEVEL_ORDER
 
 RESULT_COLUMNS = tuple(f"{lvl}_{part}" for lvl in LEVEL_ORDER for part in ("code", "name"))
 
-_tables: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+LevelTables = dict[str, tuple[np.ndarray, pd.Index]]
+_tables: weakref.WeakKeyDictionary[GridLocator, LevelTables] = weakref.WeakKeyDictionary()
 
 
-def _level_tables(locator: GridLocator) -> dict[str, tuple[np.ndarray, pd.Index]]:
+def _level_tables(locator: GridLocator) -> LevelTables:
     """Per result column: (category index per grid row, then -1; categories), once per locator."""
     cached = _tables.get(locator)
     if cached is not None:
         return cached
     ids = locator.chain_ids(np.arange(len(locator), dtype=np.int64))
-    out: dict[str, tuple[np.ndarray, pd.Index]] = {}
+    out: LevelTables = {}
     for j, lvl in enumerate(LEVEL_ORDER):  # chain_ids column order: grid first
         for part in ("code", "name"):
             values = np.array(

@@ -52,7 +52,7 @@ def _to_local_metres(lon0: float) -> Transformer:
     return Transformer.from_crs(CRS.from_epsg(4326), crs, always_xy=True)
 
 
-def to_local_metres(geoms, lon: float):
+def to_local_metres(geoms: np.ndarray, lon: float) -> np.ndarray:
     """Geometries in lon/lat → metres in a transverse Mercator near ``lon``.
 
     Edges are straight in lon/lat (as PostGIS geometry sees them) but bend slightly
@@ -62,7 +62,10 @@ def to_local_metres(geoms, lon: float):
     """
     tr = _to_local_metres(round(float(lon), 1))
     dense = shapely.segmentize(geoms, DENSIFY_DEG)
-    return shapely.transform(dense, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    out: np.ndarray = shapely.transform(
+        dense, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))
+    )
+    return out
 
 
 def border_info(
@@ -127,21 +130,16 @@ class BorderEdges:
         return self.segs[self.ptr[row] : self.ptr[row + 1]]
 
 
-def _cheap_distances(edges: np.ndarray, lon: float, lat: float, kx: float, ky: float):
+def _cheap_distances(
+    edges: np.ndarray, lon: float, lat: float, kx: float, ky: float
+) -> tuple[list[float], list[float]]:
     """Distance (m) from the point to each edge, and the foot's position (0–1) on it,
     in the local frame x = (lon - lon0)·kx, y = (lat - lat0)·ky (straight edges stay
     straight there: the frame is affine in lon/lat)."""
     if len(edges) >= _VECTOR_FROM:
-        ax = (edges[:, 0] - lon) * kx
-        ay = (edges[:, 1] - lat) * ky
-        dx = (edges[:, 2] - lon) * kx - ax
-        dy = (edges[:, 3] - lat) * ky - ay
-        len2 = dx * dx + dy * dy
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t = np.where(len2 > 0, -(ax * dx + ay * dy) / len2, 0.0)
-        t = np.clip(t, 0.0, 1.0)
-        return np.hypot(ax + t * dx, ay + t * dy).tolist(), t.tolist()
-    dist, foot = [], []
+        return _cheap_distances_numpy(edges, lon, lat, kx, ky)
+    dist: list[float] = []
+    foot: list[float] = []
     for x1, y1, x2, y2 in edges.tolist():
         ax, ay = (x1 - lon) * kx, (y1 - lat) * ky
         dx, dy = (x2 - lon) * kx - ax, (y2 - lat) * ky - ay
@@ -151,6 +149,21 @@ def _cheap_distances(edges: np.ndarray, lon: float, lat: float, kx: float, ky: f
         dist.append(math.hypot(ax + t * dx, ay + t * dy))
         foot.append(t)
     return dist, foot
+
+
+def _cheap_distances_numpy(
+    edges: np.ndarray, lon: float, lat: float, kx: float, ky: float
+) -> tuple[list[float], list[float]]:
+    """:func:`_cheap_distances` for many edges, in numpy."""
+    ax = (edges[:, 0] - lon) * kx
+    ay = (edges[:, 1] - lat) * ky
+    dx = (edges[:, 2] - lon) * kx - ax
+    dy = (edges[:, 3] - lat) * ky - ay
+    len2 = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(len2 > 0, -(ax * dx + ay * dy) / len2, 0.0)
+    t = np.clip(t, 0.0, 1.0)
+    return np.hypot(ax + t * dx, ay + t * dy).tolist(), t.tolist()
 
 
 def _point_to_segment(px: float, py: float, ax: float, ay: float, bx: float, by: float) -> float:

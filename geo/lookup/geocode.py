@@ -82,6 +82,7 @@ class ReverseGeocoder:
             return None
         chain = self.locator.chain(row)
         grid, community = chain["grid"], chain["community"]
+        assert grid is not None  # a located row is a grid
         workers = self._workers.get(grid.unit_id, [])
         leaders = self._leaders.get(community.unit_id, []) if community else []
         cells = {res: hexgrid.cell_of(lon, lat, res) for res in self.h3_res} if h3 else {}

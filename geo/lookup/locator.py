@@ -44,6 +44,8 @@ from geo.vocab import LEVELS
 
 DEFAULT_CELL_M = 15.0  # measured best on the sample: 10–20 m are within noise, 25 m slower
 DEFAULT_MAX_CELLS = 1 << 23  # 8.4 M cells, 32 MB of table
+# The tie rule above, as the reverse answer states it.
+BORDER_RULE = "a point on a shared border belongs to the grid with the smallest code"
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,8 @@ class GridLocator:
                 chains[i, rank[self.units[cur].level]] = cur
                 cur = parent_of.get(cur)
         self._chains = chains
-        self._chain_dicts: dict[int, MappingProxyType] = {}  # filled as rows are asked for
+        # Filled as rows are asked for.
+        self._chain_dicts: dict[int, MappingProxyType[str, UnitRef | None]] = {}
         self.build_seconds = time.perf_counter() - started
 
     def _warm_up(self) -> None:

@@ -60,7 +60,9 @@ def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return item, np.arange(len(item)) - starts[item]
 
 
-def _crossings(u1, v1, u2, v2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _crossings(
+    u1: np.ndarray, v1: np.ndarray, u2: np.ndarray, v2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cells touched where segments cross the lattice lines u = k (k integer).
 
     Returns (segment index, column, row) triples: for each line k the segment meets
@@ -91,7 +93,14 @@ def _crossings(u1, v1, u2, v2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return seg, cols, np.concatenate([rows, rows])
 
 
-def orientation(ax, ay, bx, by, px, py) -> tuple[np.ndarray, np.ndarray]:
+def orientation(
+    ax: np.ndarray,
+    ay: np.ndarray,
+    bx: np.ndarray,
+    by: np.ndarray,
+    px: np.ndarray,
+    py: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Side of p from the line a→b (> 0: left) and whether the sign is certain.
 
     The determinant is computed in plain doubles; its sign is trusted only when its
@@ -224,7 +233,13 @@ class RasterIndex:
         rows = np.clip(np.concatenate([r1, r2, r3]), 0, ny - 1)
         return rows * nx + cols, np.concatenate([s1, s2, s3])
 
-    def _half_planes(self, segs, mark_flat, mark_seg, border_flat) -> None:
+    def _half_planes(
+        self,
+        segs: np.ndarray,
+        mark_flat: np.ndarray,
+        mark_seg: np.ndarray,
+        border_flat: np.ndarray,
+    ) -> None:
         """Border cells cut by one straight border only: store the line and both answers.
 
         Most border cells are crossed by a single edge (shared by two grids, stored
@@ -251,7 +266,7 @@ class RasterIndex:
         # Probes: the four corners and the centre; one sure probe needed on each side.
         px = self.x0 + (col + np.array([0, 1, 0, 1, 0.5])) * self.dx
         py = self.y0 + (row + np.array([0, 0, 1, 1, 0.5])) * self.dy
-        det, sure = orientation(*(line[:, [i]] for i in range(4)), px, py)
+        det, sure = orientation(line[:, [0]], line[:, [1]], line[:, [2]], line[:, [3]], px, py)
         left = np.where(sure & (det > 0), np.abs(det), -1.0)
         right = np.where(sure & (det < 0), np.abs(det), -1.0)
         k = np.arange(len(single))
@@ -290,7 +305,7 @@ class RasterIndex:
             flat += u.astype(np.int32)
         np.copyto(flat, len(self.table) - 1, where=~ok)
         val = self.table.take(flat)
-        out = val.astype(np.int64)
+        out: np.ndarray = val.astype(np.int64)
         hard = np.flatnonzero(val < -1)
         if len(hard):
             out[hard] = self._border(-2 - val[hard], x[hard], y[hard])
@@ -344,7 +359,8 @@ class RasterIndex:
             det = left - right
             if abs(det) > ORIENT_ERR * (abs(left) + abs(right)):
                 return int(self.hp_answer[h, 0 if det > 0 else 1])
-        for row in self.cand_rows[self.cand_ptr[b] : self.cand_ptr[b + 1]].tolist():
+        rows: list[int] = self.cand_rows[self.cand_ptr[b] : self.cand_ptr[b + 1]].tolist()
+        for row in rows:
             if shapely.intersects_xy(self.geoms[row], x, y):
                 return row
         return -1

@@ -68,6 +68,14 @@ def _worker_slices(worker: np.ndarray, size: int) -> list[slice]:
     return [slice(a, b) for a, b in itertools.pairwise(cuts)]
 
 
+def _worker_time_order(worker: np.ndarray, t_ns: np.ndarray) -> np.ndarray | None:
+    """The order sorting rows by worker, then time; None when they are sorted already."""
+    sorted_ok = len(worker) < 2 or bool(
+        np.all((worker[1:] > worker[:-1]) | ((worker[1:] == worker[:-1]) & (t_ns[1:] >= t_ns[:-1])))
+    )
+    return None if sorted_ok else np.lexsort((t_ns, worker))
+
+
 def run(
     worker: np.ndarray,
     t_ns: np.ndarray,
@@ -89,15 +97,12 @@ def run(
     n = len(worker)
     worker = np.asarray(worker, dtype=np.int64)
     t_ns = np.asarray(t_ns, dtype=np.int64)
-    sorted_ok = n < 2 or bool(
-        np.all((worker[1:] > worker[:-1]) | ((worker[1:] == worker[:-1]) & (t_ns[1:] >= t_ns[:-1])))
-    )
-    order = None if sorted_ok else np.lexsort((t_ns, worker))
+    order = _worker_time_order(worker, t_ns)
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
-    limit = np.broadcast_to(np.asarray(limit, dtype=float), (n,))
+    limits = np.broadcast_to(np.asarray(limit, dtype=float), (n,))
     if order is not None:
-        worker, t_ns, lon, lat, limit = (a[order] for a in (worker, t_ns, lon, lat, limit))
+        worker, t_ns, lon, lat, limits = (a[order] for a in (worker, t_ns, lon, lat, limits))
         accuracy = None if accuracy is None else np.asarray(accuracy, dtype=float)[order]
     mask = None
     if district is not None:
@@ -110,7 +115,7 @@ def run(
             lon[sl],
             lat[sl],
             None if accuracy is None else accuracy[sl],
-            limit[sl],
+            limits[sl],
             rules,
             mask,
         )
@@ -147,7 +152,11 @@ def run(
             parts = list(pool.map(work, slices))
     else:
         parts = [work(sl) for sl in slices]
+    return _joined(parts)
 
+
+def _joined(parts: list[tuple[Tracks, Passes, CleanReport]]) -> BatchResult:
+    """The slices' results as one, track numbers running on across slices."""
     report = CleanReport()
     tracks = Tracks()
     offset = 0

@@ -30,11 +30,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
 
 from geo.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
 
 REASONS = (
     "invalid",
@@ -239,6 +243,43 @@ def _drop_outliers(w, t, lon, lat, limit, rules) -> tuple[np.ndarray, np.ndarray
     return idx, bad
 
 
+def _usable(
+    t_ns: np.ndarray,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    accuracy: np.ndarray | None,
+    rules: CleanRules,
+    district: BaseGeometry | PolygonMask | None,
+    report: CleanReport,
+) -> np.ndarray:
+    """Which fixes have a time and a valid position, are accurate enough and lie in the
+    district; what each check drops is counted in ``report``."""
+    nat = np.iinfo(np.int64).min
+    ok = (
+        (t_ns != nat)
+        & np.isfinite(lon)
+        & np.isfinite(lat)
+        & (np.abs(lat) <= 90)
+        & (np.abs(lon) <= 180)
+    )
+    report.dropped["invalid"] = int(len(t_ns) - ok.sum())
+    if accuracy is not None:
+        poor = ok & (np.asarray(accuracy, dtype=float) > rules.max_accuracy_m)
+        report.dropped["poor_accuracy"] = int(poor.sum())
+        ok &= ~poor
+    if district is not None:
+        sel = np.flatnonzero(ok)
+        mask = (
+            district
+            if isinstance(district, PolygonMask)
+            else PolygonMask(district, boxes=int(np.clip(np.sqrt(len(sel)) / 8, 8, 128)))
+        )
+        outside = ~mask(lon[sel], lat[sel])
+        report.dropped["outside_district"] = int(outside.sum())
+        ok[sel[outside]] = False
+    return ok
+
+
 def clean(
     worker: np.ndarray,
     t_ns: np.ndarray,
@@ -283,29 +324,7 @@ def clean(
     report = CleanReport(
         dropped=dict.fromkeys(REASONS[:-1], 0), splits={"gap": 0, "impossible_speed": 0}
     )
-    nat = np.iinfo(np.int64).min
-    ok = (
-        (t_ns != nat)
-        & np.isfinite(lon)
-        & np.isfinite(lat)
-        & (np.abs(lat) <= 90)
-        & (np.abs(lon) <= 180)
-    )
-    report.dropped["invalid"] = int(n - ok.sum())
-    if accuracy is not None:
-        poor = ok & (np.asarray(accuracy, dtype=float) > rules.max_accuracy_m)
-        report.dropped["poor_accuracy"] = int(poor.sum())
-        ok &= ~poor
-    if district is not None:
-        sel = np.flatnonzero(ok)
-        mask = (
-            district
-            if isinstance(district, PolygonMask)
-            else PolygonMask(district, boxes=int(np.clip(np.sqrt(len(sel)) / 8, 8, 128)))
-        )
-        outside = ~mask(lon[sel], lat[sel])
-        report.dropped["outside_district"] = int(outside.sum())
-        ok[sel[outside]] = False
+    ok = _usable(t_ns, lon, lat, accuracy, rules, district, report)
     idx = np.flatnonzero(ok)
     dup = (worker[idx[1:]] == worker[idx[:-1]]) & (t_ns[idx[1:]] == t_ns[idx[:-1]])
     report.dropped["duplicate"] = int(dup.sum())

@@ -326,3 +326,16 @@ def coverage(
         worker_coverage(cells, visits, start, end),
         stale_grids(per_unit, stale_after_days),
     )
+
+
+def descendant_codes(units: pd.DataFrame, code: str) -> set[str]:
+    """``code`` and the codes of every unit below it, by ``parent_code``."""
+    children: dict[str, list[str]] = {}
+    for c, p in zip(units["code"], units["parent_code"], strict=True):
+        children.setdefault(p, []).append(c)
+    out, todo = {code}, [code]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.add(c)
+            todo.append(c)
+    return out

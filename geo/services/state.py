@@ -9,8 +9,10 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
 
+import geopandas as gpd
 from sqlalchemy import Engine
 
 from geo.gazetteer import Gazetteer
@@ -46,9 +48,9 @@ class ServiceState:
         # Checked at start-up: a wrong rules file stops the service with what to fix.
         self.case_rules = load_case_rules(settings.case_rules_file)
         self._lock = threading.Lock()
-        self._map_cache: dict[tuple[str, str], str] = {}
+        self._map_cache: dict[tuple[str, ...], str] = {}
         self._history: dict[str, ReverseGeocoder] = {}
-        self._units = None
+        self._units: gpd.GeoDataFrame | None = None
         self._registers_version: str | None = None
 
     def refresh(self) -> bool:
@@ -62,14 +64,21 @@ class ServiceState:
                 same_map = self.geocoder is not None and self.geocoder.version == version
                 if same_map and self._registers_version == reg_version:
                     return False
-                units = self._units if same_map else bstore.units_frame(conn)
+                units = (
+                    self._units
+                    if same_map and self._units is not None
+                    else bstore.units_frame(conn)
+                )
                 people = registers.live_people(conn)
                 special = registers.special_grids_frame(conn)
                 compounds = registers.compounds_frame(conn)
                 names = aliases.as_mapping(conn)
             s = self.settings
             res = (s.h3_heatmap_res, s.h3_patrol_res, s.h3_point_res)
-            locator = self.geocoder.locator if same_map else GridLocator(units, version)
+            current = self.geocoder
+            locator = (
+                current.locator if same_map and current is not None else GridLocator(units, version)
+            )
             geocoder = ReverseGeocoder(locator, people, res)
             gazetteer = Gazetteer(units, special, compounds, names)
             # Assign all only when all are built: readers never see half a rebuild.
@@ -111,7 +120,7 @@ class ServiceState:
         with self.engine.begin() as conn:
             return purge.scheduled_purge(conn, self.settings.raw_track_days)
 
-    def cached_map(self, key: tuple[str, ...], build) -> str:
+    def cached_map(self, key: tuple[str, ...], build: Callable[[], str]) -> str:
         html = self._map_cache.get(key)
         if html is None:
             html = build()

@@ -30,6 +30,19 @@ _ACTIVATION_LOCK = 4107990001
 NOTIFY_CHANNEL = "gridmap_boundaries"
 
 
+def lock_map(conn: Connection) -> datetime:
+    """Take the lock edits and publications share (until the transaction ends); the
+    time returned is after every earlier edit's."""
+    conn.execute(select(func.pg_advisory_xact_lock(_ACTIVATION_LOCK)))
+    return conn.execute(select(func.clock_timestamp())).scalar_one()
+
+
+def announce(conn: Connection, payload: str) -> None:
+    """Tell the workers listening on :data:`NOTIFY_CHANNEL` that the map changed (sent
+    when the transaction commits)."""
+    conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, payload)))
+
+
 def find_set_by_checksum(conn: Connection, checksum: str) -> int | None:
     """The newest non-retired boundary set imported from exactly this content."""
     return conn.execute(

@@ -13,13 +13,16 @@ on surface on the live map, so they follow boundary changes without a recompute.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from geoalchemy2 import functions as gf
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, and_, case, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 
 from geo.errors import InvalidInput, NotFound
+from geo.registers.compounds import EMPTY_GOVERNANCE
+from geo.registers.compounds import GOVERNANCE_FIELDS as _GOV
 from geo.store import audit
-from geo.store.ledgers import put_governance_row
 from geo.store.models import (
     GOVERNANCE_MODES,
     AdminUnitVersion,
@@ -28,14 +31,10 @@ from geo.store.models import (
     Incident,
     SpecialGrid,
 )
-from geo.store.registers import compound_ids_in_units
+from geo.store.registers.compounds import compound_ids_in_units
+from geo.store.registers.units import live as _live
 
 STAGES = ("not_started", "in_progress", "struck_off")
-_GOV = ("issues", "mode", "committee_formed", "works", "struck_off_on", "verified_by")
-
-
-def _live(v):
-    return and_(v.valid_from.is_not(None), v.valid_to.is_(None))
 
 
 def stage_expr(g=CompoundGovernance):
@@ -81,6 +80,20 @@ def get_governance(conn: Connection, compound_id: int) -> dict:
     return out
 
 
+def put_governance_row(conn: Connection, compound_id: int, gov: dict, actor: str) -> None:
+    """Insert or replace the campaign record of one compound."""
+    values = {f: gov.get(f, EMPTY_GOVERNANCE[f]) for f in _GOV}
+    if isinstance(values["struck_off_on"], str):
+        values["struck_off_on"] = date.fromisoformat(values["struck_off_on"])
+    values["updated_by"] = actor
+    stmt = insert(CompoundGovernance).values(compound_id=compound_id, **values)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["compound_id"], set_={**values, "updated_at": func.now()}
+        )
+    )
+
+
 def put_governance(
     conn: Connection, compound_id: int, record: dict, *, actor: str, reason: str | None = None
 ) -> dict:
@@ -107,13 +120,10 @@ def put_governance(
             "销号须已确定治理模式并填写验收人",
         )
     put_governance_row(conn, compound_id, record, actor)
-    status = {"professional": "professional", "community": "community_managed"}.get(
-        record.get("mode"), record.get("mode") or "none"
-    )
+    statuses: dict[Any, str] = {"professional": "professional", "community": "community_managed"}
+    status = statuses.get(record.get("mode"), record.get("mode") or "none")
     conn.execute(
-        Compound.__table__.update()
-        .where(Compound.id == compound_id)
-        .values(governance_status=status)
+        update(Compound).where(Compound.id == compound_id).values(governance_status=status)
     )
     after = get_governance(conn, compound_id)
 
@@ -192,76 +202,17 @@ def campaign_list(
     return rows
 
 
-def workload(conn: Connection, months: int = 6) -> dict:
+def workload(conn: Connection, months: int = 6) -> dict[str, Any]:
     """Per live grid: households, population (if recorded), compounds, unowned
     compounds, special grids overlapping it and incidents per month.
 
     Incidents are counted by the grid stored at intake, over the ``months`` calendar
     months (Beijing time) ending with the month of the newest incident.
     """
-    v, c, s, i = AdminUnitVersion, Compound, SpecialGrid, Incident
-    grids = [
-        dict(r)
-        for r in conn.execute(
-            select(
-                v.unit_id,
-                v.code,
-                v.name,
-                v.parent_unit_id,
-                v.attrs["population"].astext.label("pop"),
-            )
-            .where(_live(v), v.level == "grid")
-            .order_by(v.code)
-        ).mappings()
-    ]
-    comp = {
-        r.unit_id: r
-        for r in conn.execute(
-            select(
-                v.unit_id,
-                func.count(c.id).label("compounds"),
-                func.count(c.id).filter(c.management_type == "unowned").label("unowned"),
-                func.coalesce(func.sum(c.households), 0).label("households"),
-            )
-            .join(c, gf.ST_Covers(v.geom, gf.ST_PointOnSurface(c.geom)))
-            .where(_live(v), v.level == "grid")
-            .group_by(v.unit_id)
-        )
-    }
-    special = dict(
-        conn.execute(
-            select(v.unit_id, func.count(s.id))
-            .join(
-                s,
-                and_(
-                    s.valid_to.is_(None),
-                    gf.ST_Intersects(v.geom, s.geom),
-                    ~gf.ST_Touches(v.geom, s.geom),
-                ),
-            )
-            .where(_live(v), v.level == "grid")
-            .group_by(v.unit_id)
-        ).all()
-    )
-    local = func.timezone("Asia/Shanghai", i.reported_at)
-    newest = conn.execute(select(func.max(local))).scalar()
-    by_month: dict[int, dict[str, int]] = {}
-    month_keys: list[str] = []
-    if newest is not None:
-        y, m = newest.year, newest.month
-        for k in range(months):
-            mm = (m - 1 - k) % 12 + 1
-            yy = y + (m - 1 - k) // 12
-            month_keys.append(f"{yy:04d}-{mm:02d}")
-        month_keys.reverse()
-        start = date(int(month_keys[0][:4]), int(month_keys[0][5:]), 1)
-        month = func.to_char(func.date_trunc("month", local), "YYYY-MM")
-        for uid, mon, n in conn.execute(
-            select(i.grid_unit_id, month, func.count())
-            .where(local >= start, i.grid_unit_id.is_not(None))
-            .group_by(i.grid_unit_id, month)
-        ).all():
-            by_month.setdefault(uid, {})[mon] = n
+    grids = _live_grids(conn)
+    comp = _compounds_per_grid(conn)
+    special = _special_grids_per_grid(conn)
+    month_keys, by_month = _incidents_per_grid_and_month(conn, months)
     rows = []
     for gr in grids:
         uid = gr["unit_id"]
@@ -284,3 +235,89 @@ def workload(conn: Connection, months: int = 6) -> dict:
             }
         )
     return {"months": month_keys, "grids": rows}
+
+
+def _live_grids(conn: Connection) -> list[dict[str, Any]]:
+    v = AdminUnitVersion
+    return [
+        dict(r)
+        for r in conn.execute(
+            select(
+                v.unit_id,
+                v.code,
+                v.name,
+                v.parent_unit_id,
+                v.attrs["population"].astext.label("pop"),
+            )
+            .where(_live(v), v.level == "grid")
+            .order_by(v.code)
+        ).mappings()
+    ]
+
+
+def _compounds_per_grid(conn: Connection) -> dict[int, Any]:
+    """Grid unit id → row of compounds, unowned and households inside it."""
+    v, c = AdminUnitVersion, Compound
+    return {
+        r.unit_id: r
+        for r in conn.execute(
+            select(
+                v.unit_id,
+                func.count(c.id).label("compounds"),
+                func.count(c.id).filter(c.management_type == "unowned").label("unowned"),
+                func.coalesce(func.sum(c.households), 0).label("households"),
+            )
+            .join(c, gf.ST_Covers(v.geom, gf.ST_PointOnSurface(c.geom)))
+            .where(_live(v), v.level == "grid")
+            .group_by(v.unit_id)
+        )
+    }
+
+
+def _special_grids_per_grid(conn: Connection) -> dict[int, int]:
+    """Grid unit id → live special grids overlapping it (touching is not overlapping)."""
+    v, s = AdminUnitVersion, SpecialGrid
+    return dict(
+        conn.execute(
+            select(v.unit_id, func.count(s.id))
+            .join(
+                s,
+                and_(
+                    s.valid_to.is_(None),
+                    gf.ST_Intersects(v.geom, s.geom),
+                    ~gf.ST_Touches(v.geom, s.geom),
+                ),
+            )
+            .where(_live(v), v.level == "grid")
+            .group_by(v.unit_id)
+        ).all()
+    )
+
+
+def _incidents_per_grid_and_month(
+    conn: Connection, months: int
+) -> tuple[list[str], dict[int, dict[str, int]]]:
+    """The ``months`` month keys (YYYY-MM, Beijing time) ending with the newest
+    incident's month, and grid unit id → month → incidents."""
+    i = Incident
+    local = func.timezone("Asia/Shanghai", i.reported_at)
+    newest = conn.execute(select(func.max(local))).scalar()
+    by_month: dict[int, dict[str, int]] = {}
+    month_keys: list[str] = []
+    if newest is None:
+        return month_keys, by_month
+    y, m = newest.year, newest.month
+    for k in range(months):
+        mm = (m - 1 - k) % 12 + 1
+        yy = y + (m - 1 - k) // 12
+        month_keys.append(f"{yy:04d}-{mm:02d}")
+    month_keys.reverse()
+    start = date(int(month_keys[0][:4]), int(month_keys[0][5:]), 1)
+    month = func.to_char(func.date_trunc("month", local), "YYYY-MM")
+    for uid, mon, n in conn.execute(
+        select(i.grid_unit_id, month, func.count())
+        .where(local >= start, i.grid_unit_id.is_not(None))
+        .group_by(i.grid_unit_id, month)
+    ).all():
+        by_month.setdefault(uid, {})[mon] = n
+    return month_keys, by_month

@@ -36,9 +36,10 @@ from geo import hexgrid
 from geo.incidents import heat
 from geo.patrol import coverage
 from geo.settings import STORAGE_SRID
-from geo.store import activity, registers
 from geo.store import boundaries as bstore
 from geo.store import heat as hstore
+from geo.store import patrol as patrol_store
+from geo.store import registers
 from geo.store.models import (
     AdminUnitVersion,
     Compound,
@@ -188,7 +189,7 @@ def _coverage(
         geometry=grids.geometry.to_numpy(),
         crs=WGS84,
     )
-    visits = activity.visits_frame(conn, end=window.last_day())
+    visits = patrol_store.visits_frame(conn, end=window.last_day())
     first, last = window.first_day(), window.last_day()
     cells = coverage.unit_cells(units, res)
     per_grid = coverage.unit_coverage(units, cells, visits, first, last)
@@ -225,6 +226,90 @@ def _unowned_cells(compounds: gpd.GeoDataFrame, res: int) -> gpd.GeoDataFrame:
     )
 
 
+def _grid_frame(conn: Connection, totals: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The heat's per-grid totals with each grid's shape and worker(s)."""
+    shapes = bstore.units_frame(conn, levels=("grid",))
+    shapes = shapes.set_index(shapes["unit_id"].astype("int64"))
+    grids = gpd.GeoDataFrame(
+        totals.rename(columns={"count": "incidents"}),
+        geometry=shapes.geometry.reindex(totals["unit_id"].astype("int64")).to_numpy(),
+        crs=WGS84,
+    )
+    workers = _workers(conn)
+    grids["worker"] = [workers.get(int(u), "") for u in grids["unit_id"]]
+    grids["has_worker"] = grids["worker"] != ""
+    return grids
+
+
+def _add_coverage(grids: gpd.GeoDataFrame, per_grid: pd.DataFrame) -> None:
+    per = per_grid.set_index("code")
+    grids["cells"] = grids["code"].map(per["cell_count"]).fillna(0).astype("int64")
+    grids["covered_cells"] = grids["code"].map(per["visited_cells"]).fillna(0).astype("int64")
+    grids["coverage"] = grids["code"].map(per["share_visited"]).astype(float)
+    grids["days_since_visit"] = grids["code"].map(per["days_since_last_visit"]).astype(float)
+
+
+def _compound_points(conn: Connection, grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The compounds inside the grids in scope, as points on their surface."""
+    comp = registers.compounds_frame(conn)
+    # Struck off in the campaign (销号): shown by the mode they got, not as unowned.
+    modes = struck_off_modes(conn)
+    done = comp["id"].isin(modes) & (comp["management_type"] == "unowned")
+    comp.loc[done, "management_type"] = comp.loc[done, "id"].map(modes)
+    points = gpd.GeoDataFrame(
+        comp[["name", "management_type", "households"]].reset_index(drop=True),
+        geometry=shapely.point_on_surface(comp.geometry.to_numpy()),
+        crs=WGS84,
+    )
+    in_scope = shapely.STRtree(grids.geometry.to_numpy()).query(
+        points.geometry.to_numpy(), predicate="within"
+    )
+    return points.iloc[np.unique(in_scope[0])].reset_index(drop=True)
+
+
+def _add_unowned(conn: Connection, grids: gpd.GeoDataFrame) -> None:
+    unowned = unowned_by_grid(conn)
+    grids["unowned"] = [unowned.get(int(u), 0) for u in grids["unit_id"]]
+    grids["area_km2"] = heat.geodesic_area_km2(grids.geometry.to_numpy())
+    grids["unowned_per_km2"] = grids["unowned"] / grids["area_km2"].where(grids["area_km2"] > 0)
+    grids["unowned_per_1000"] = heat.rate_per_1000(grids["unowned"], grids["households"])
+
+
+def _cell_frame(cells: pd.DataFrame) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "cell": [hexgrid.cell_to_str(c) for c in cells["cell"]],
+            "incidents": cells["count"].to_numpy(),
+            "previous": cells["previous"].to_numpy(),
+            "change": cells["change"].to_numpy(),
+            "rising": cells["rising"].to_numpy(dtype=bool),
+        },
+        geometry=hexgrid.cell_polygons(cells["cell"].to_numpy()),
+        crs=WGS84,
+    )
+
+
+def _daily(rows: pd.DataFrame, res: int, window: heat.Window) -> pd.DataFrame:
+    row_cells = hexgrid.cells_of(rows["lon"].to_numpy(), rows["lat"].to_numpy(), res)
+    daily = heat.daily_cell_counts(row_cells, rows["reported_at"], window)
+    daily["cell"] = [hexgrid.cell_to_str(c) for c in daily["cell"]]
+    return daily
+
+
+def _gap_frame(gap_cells: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    if gap_cells is None:
+        return None
+    return gpd.GeoDataFrame(
+        {
+            "grid_code": gap_cells["grid_code"].to_numpy(),
+            "cell": [hexgrid.cell_to_str(c) for c in gap_cells["cell"]],
+            "days_since_visit": gap_cells["days_since_last_visit"].astype(float).to_numpy(),
+        },
+        geometry=gap_cells.geometry.to_numpy(),
+        crs=WGS84,
+    )
+
+
 def dashboard_figures(
     conn: Connection, filters: DashboardFilters, *, heatmap_res: int = 9, patrol_res: int = 10
 ) -> DashboardFigures:
@@ -241,82 +326,19 @@ def dashboard_figures(
         community=filters.community,
     )
     window: heat.Window = f["window"]
-    totals: pd.DataFrame = f["grids"]
-    shapes = bstore.units_frame(conn, levels=("grid",))
-    shapes = shapes.set_index(shapes["unit_id"].astype("int64"))
-    grids = gpd.GeoDataFrame(
-        totals.rename(columns={"count": "incidents"}),
-        geometry=shapes.geometry.reindex(totals["unit_id"].astype("int64")).to_numpy(),
-        crs=WGS84,
-    )
-    workers = _workers(conn)
-    grids["worker"] = [workers.get(int(u), "") for u in grids["unit_id"]]
-    grids["has_worker"] = grids["worker"] != ""
-
+    grids = _grid_frame(conn, f["grids"])
     scoped = bool(filters.street or filters.community)
     per_grid, gap_cells = _coverage(grids, conn, window, patrol_res, gaps=scoped)
-    per = per_grid.set_index("code")
-    grids["cells"] = grids["code"].map(per["cell_count"]).fillna(0).astype("int64")
-    grids["covered_cells"] = grids["code"].map(per["visited_cells"]).fillna(0).astype("int64")
-    grids["coverage"] = grids["code"].map(per["share_visited"]).astype(float)
-    grids["days_since_visit"] = grids["code"].map(per["days_since_last_visit"]).astype(float)
-
-    comp = registers.compounds_frame(conn)
-    # Struck off in the campaign (销号): shown by the mode they got, not as unowned.
-    modes = struck_off_modes(conn)
-    done = comp["id"].isin(modes) & (comp["management_type"] == "unowned")
-    comp.loc[done, "management_type"] = comp.loc[done, "id"].map(modes)
-    points = gpd.GeoDataFrame(
-        comp[["name", "management_type", "households"]].reset_index(drop=True),
-        geometry=shapely.point_on_surface(comp.geometry.to_numpy()),
-        crs=WGS84,
-    )
-    in_scope = shapely.STRtree(grids.geometry.to_numpy()).query(
-        points.geometry.to_numpy(), predicate="within"
-    )
-    points = points.iloc[np.unique(in_scope[0])].reset_index(drop=True)
-    unowned = unowned_by_grid(conn)
-    grids["unowned"] = [unowned.get(int(u), 0) for u in grids["unit_id"]]
-    grids["area_km2"] = heat.geodesic_area_km2(grids.geometry.to_numpy())
-    grids["unowned_per_km2"] = grids["unowned"] / grids["area_km2"].where(grids["area_km2"] > 0)
-    grids["unowned_per_1000"] = heat.rate_per_1000(grids["unowned"], grids["households"])
-
-    cells = f["cells"]
-    cell_frame = gpd.GeoDataFrame(
-        {
-            "cell": [hexgrid.cell_to_str(c) for c in cells["cell"]],
-            "incidents": cells["count"].to_numpy(),
-            "previous": cells["previous"].to_numpy(),
-            "change": cells["change"].to_numpy(),
-            "rising": cells["rising"].to_numpy(dtype=bool),
-        },
-        geometry=hexgrid.cell_polygons(cells["cell"].to_numpy()),
-        crs=WGS84,
-    )
-    rows = f["rows"]
-    row_cells = hexgrid.cells_of(rows["lon"].to_numpy(), rows["lat"].to_numpy(), res)
-    daily = heat.daily_cell_counts(row_cells, rows["reported_at"], window)
-    daily["cell"] = [hexgrid.cell_to_str(c) for c in daily["cell"]]
-
-    gaps = None
-    if gap_cells is not None:
-        g = gap_cells
-        gaps = gpd.GeoDataFrame(
-            {
-                "grid_code": g["grid_code"].to_numpy(),
-                "cell": [hexgrid.cell_to_str(c) for c in g["cell"]],
-                "days_since_visit": g["days_since_last_visit"].astype(float).to_numpy(),
-            },
-            geometry=g.geometry.to_numpy(),
-            crs=WGS84,
-        )
+    _add_coverage(grids, per_grid)
+    points = _compound_points(conn, grids)
+    _add_unowned(conn, grids)
     return DashboardFigures(
         window=window,
         res=res,
         grids=grids[[*GRID_COLUMNS, "geometry"]],
-        cells=cell_frame,
-        daily=daily,
-        gaps=gaps,
+        cells=_cell_frame(f["cells"]),
+        daily=_daily(f["rows"], res, window),
+        gaps=_gap_frame(gap_cells),
         unowned_cells=_unowned_cells(points, res),
         compounds=points,
         places=hstore.street_and_community_names(conn),

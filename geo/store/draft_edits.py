@@ -1,7 +1,7 @@
 """Geometry changes to a DRAFT boundary set (the fix helpers, applied on request).
 
 Only drafts are ever changed here: the live map changes by publishing a set, or by
-the grid editor (:mod:`geo.store.grid_edits`). Every function runs in the caller's
+the grid editor (:mod:`geo.services.edits`). Every function runs in the caller's
 transaction.
 """
 

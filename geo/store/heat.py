@@ -164,7 +164,7 @@ def households_by_grid(conn: Connection) -> dict[int, int]:
         .where(v.level == "grid")
         .group_by(v.unit_id)
     ).all()
-    return {int(u): int(n) for u, n in rows}
+    return {int(u): int(n or 0) for u, n in rows}  # coalesce: never NULL
 
 
 def street_and_community_names(conn: Connection) -> pd.DataFrame:

@@ -43,8 +43,9 @@ This module is the entry point; the work is split by concern: findings and optio
 (``topology_findings``), measuring in metres (``topology_metric``), ring validity
 (``topology_geometry``), codes (``topology_codes``), the shared unit table
 (``topology_units``), same-level checks (``topology_hierarchy``), parent/child checks
-(``topology_parents``), piece classification (``topology_pieces``) and the fixes
-(``topology_fixes``).
+(``topology_parents``), piece classification (``topology_pieces``), the fixes
+(``topology_fixes``) and the fixes applied to named units of a draft set
+(:mod:`geo.topology.draft_fixes`).
 """
 
 from __future__ import annotations
@@ -122,6 +123,54 @@ def _sort_key(f: Finding) -> tuple:
     return (f.severity != "error", FINDING_TYPES.index(f.type), f.codes, f.message)
 
 
+def _unit_arrays(units: gpd.GeoDataFrame) -> tuple[np.ndarray, ...]:
+    """Code, name, level, parent code and geometry of each unit, as object arrays (in
+    lon/lat); InvalidInput for a missing column or an unknown level."""
+    _columns(units, "units", _REQUIRED)
+    units = _lonlat(units)
+    n = len(units)
+    code = np.array([_text(v) for v in units["code"]], dtype=object)
+    name = np.array(
+        [_text(v) or None for v in units["name"]] if "name" in units else [None] * n,
+        dtype=object,
+    )
+    level = np.array([_text(v).strip() for v in units["level"]], dtype=object)
+    parent = np.array(
+        [_parent(v) for v in units["parent_code"]] if "parent_code" in units else [None] * n,
+        dtype=object,
+    )
+    unknown = sorted(set(level.tolist()) - set(LEVELS))
+    if unknown:
+        raise InvalidInput(
+            f"unknown level(s) {unknown}; use one of {list(LEVELS)}",
+            f"未知层级 {unknown}；应为 {list(LEVELS)} 之一",
+        )
+    return code, name, level, parent, np.asarray(units.geometry.values, dtype=object)
+
+
+def _special_arrays(
+    special: gpd.GeoDataFrame | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[Finding]]:
+    """Code, name, geometry and repaired geometry of each special grid, and the
+    findings of their geometry (all empty without special grids)."""
+    if special is None or not len(special):
+        empty = np.empty(0, dtype=object)
+        return empty, empty, empty, empty, []
+    _columns(special, "special grids", ("code", "geometry"))
+    special = _lonlat(special)
+    m = len(special)
+    s_code = np.array([_text(v) for v in special["code"]], dtype=object)
+    s_name = np.array(
+        [_text(v) or None for v in special["name"]] if "name" in special else [None] * m,
+        dtype=object,
+    )
+    s_geoms = np.asarray(special.geometry.values, dtype=object)
+    s_found, s_repaired = check_geometries(
+        s_code, s_name, np.array(["special"] * m, dtype=object), s_geoms
+    )
+    return s_code, s_name, s_geoms, s_repaired, s_found
+
+
 def validate_units(
     units: gpd.GeoDataFrame,
     special: gpd.GeoDataFrame | None = None,
@@ -152,45 +201,10 @@ def validate_units(
     InvalidInput
         If a required column is missing or a level is not one of the four.
     """
-    _columns(units, "units", _REQUIRED)
-    units = _lonlat(units)
-    n = len(units)
-    code = np.array([_text(v) for v in units["code"]], dtype=object)
-    name = np.array(
-        [_text(v) or None for v in units["name"]] if "name" in units else [None] * n,
-        dtype=object,
-    )
-    level = np.array([_text(v).strip() for v in units["level"]], dtype=object)
-    parent = np.array(
-        [_parent(v) for v in units["parent_code"]] if "parent_code" in units else [None] * n,
-        dtype=object,
-    )
-    unknown = sorted(set(level.tolist()) - set(LEVELS))
-    if unknown:
-        raise InvalidInput(
-            f"unknown level(s) {unknown}; use one of {list(LEVELS)}",
-            f"未知层级 {unknown}；应为 {list(LEVELS)} 之一",
-        )
-    geoms = np.asarray(units.geometry.values, dtype=object)
+    code, name, level, parent, geoms = _unit_arrays(units)
     findings, repaired = check_geometries(code, name, level, geoms)
-
-    if special is not None and len(special):
-        _columns(special, "special grids", ("code", "geometry"))
-        special = _lonlat(special)
-        m = len(special)
-        s_code = np.array([_text(v) for v in special["code"]], dtype=object)
-        s_name = np.array(
-            [_text(v) or None for v in special["name"]] if "name" in special else [None] * m,
-            dtype=object,
-        )
-        s_geoms = np.asarray(special.geometry.values, dtype=object)
-        s_found, s_repaired = check_geometries(
-            s_code, s_name, np.array(["special"] * m, dtype=object), s_geoms
-        )
-        findings += s_found
-    else:
-        s_code = s_name = np.empty(0, dtype=object)
-        s_geoms = s_repaired = np.empty(0, dtype=object)
+    s_code, s_name, s_geoms, s_repaired, s_found = _special_arrays(special)
+    findings += s_found
 
     epsg = metric_epsg_for(np.concatenate([repaired, s_repaired]))
     table = UnitTable(code, name, level, parent, to_metric(repaired, epsg), epsg)

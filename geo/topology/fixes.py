@@ -11,9 +11,10 @@ neighbours stay shared.
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import shapely
-from shapely.geometry import MultiPolygon
+from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs.metric import (
@@ -217,3 +218,23 @@ def fix_split_overlap(a: BaseGeometry, b: BaseGeometry) -> tuple[MultiPolygon, M
     # Snapping both to 1 mm may leave them touching by a hair; the rest goes to b.
     b2 = tidy_metric(shapely.difference(b2, a2))
     return frame.back(a2), frame.back(b2)
+
+
+def make_valid_all(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[int]]:
+    """Every geometry through :func:`fix_make_valid`; also the positions it changed.
+
+    A geometry counts as repaired when the fix changed more than its type (a valid
+    Polygon that only becomes a MultiPolygon is not repaired). Works in the frame's
+    own CRS (the fix moves no vertex).
+    """
+    geoms = list(frame.geometry.values)
+    repaired = []
+    for i, g in enumerate(geoms):
+        if g is None:
+            continue
+        fixed = fix_make_valid(g)
+        before = MultiPolygon([g]) if isinstance(g, Polygon) else g
+        if not shapely.equals_exact(shapely.normalize(before), shapely.normalize(fixed), 0.0):
+            geoms[i] = fixed
+            repaired.append(i)
+    return frame.set_geometry(gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs)), repaired

@@ -152,6 +152,70 @@ def repeated_vertices(geoms: np.ndarray) -> tuple[np.ndarray, dict[int, tuple[fl
     return counts, first
 
 
+def _problem(
+    g: BaseGeometry, empty: bool, areal: bool, reason: str
+) -> tuple[str, str, BaseGeometry | None, dict, MultiPolygon]:
+    """What is wrong with one geometry (English, Chinese, where, detail with the
+    reason's slug) and its repaired version."""
+    detail: dict = {}
+    where: BaseGeometry | None = None
+    if empty:
+        slug, en, zh = "empty", "it has no geometry", "没有几何图形"
+        fixed = MultiPolygon()
+    elif not areal:
+        slug = "not_polygon"
+        en, zh = f"it is a {g.geom_type}, not a polygon", f"是 {g.geom_type} 而不是面"
+        where = g
+        fixed = repair(g)
+    else:
+        slug, en, zh, where = _parse_reason(reason)
+        detail["geos_reason"] = reason
+        fixed = MultiPolygon() if slug == "invalid_coordinate" else repair(g)
+    detail["reason"] = slug
+    return en, zh, where, detail, fixed
+
+
+def _invalid(
+    code: str, name, level: str, en: str, zh: str, where: BaseGeometry | None, detail: dict
+) -> Finding:
+    who_en, who_zh = label(code, name, level)
+    return Finding(
+        type="invalid_geometry",
+        severity="error",
+        codes=(code,),
+        area_m2=None,
+        geometry=where,
+        message=(
+            f"{who_en}: {en}. Repair it (fix_make_valid) or redraw it in the "
+            "editor, then import again."
+        ),
+        message_zh=f"{who_zh}：{zh}。请修复（fix_make_valid）或在编辑器中重绘后重新导入。",
+        detail=detail,
+    )
+
+
+def _repeated(code: str, name, level: str, count: int, at: tuple[float, float]) -> Finding:
+    who_en, who_zh = label(code, name, level)
+    x, y = at
+    return Finding(
+        type="invalid_geometry",
+        severity="warning",
+        codes=(code,),
+        area_m2=None,
+        geometry=Point(x, y),
+        message=(
+            f"{who_en}: {count} vertex(es) repeat the previous one (first at "
+            f"{x:.6f}, {y:.6f}). Harmless for area, but editors may fail on them; "
+            "remove them with fix_make_valid."
+        ),
+        message_zh=(
+            f"{who_zh}：有 {count} 个顶点与前一顶点重复（首个位于 {x:.6f}, "
+            f"{y:.6f}）。不影响面积，但可能导致编辑器出错；可用 fix_make_valid 去除。"
+        ),
+        detail={"reason": "duplicate_vertices", "count": count},
+    )
+
+
 def check_geometries(
     codes: np.ndarray, names: np.ndarray, levels: np.ndarray, geoms: np.ndarray
 ) -> tuple[list[Finding], np.ndarray]:
@@ -171,46 +235,17 @@ def check_geometries(
     findings: list[Finding] = []
     repaired = np.empty(n, dtype=object)
     missing = shapely.is_missing(geoms)
-    empty = missing | shapely.is_empty(np.where(missing, None, geoms))
+    empty = missing | shapely.is_empty(np.where(missing, np.full(n, None, dtype=object), geoms))
     type_ids = shapely.get_type_id(geoms)
     areal = np.isin(type_ids, (3, 6))
     reasons = shapely.is_valid_reason(geoms)
     ok = ~empty & areal & (reasons == "Valid Geometry")
 
     for i in np.flatnonzero(~ok):
-        code, name, level = str(codes[i]), names[i], str(levels[i])
-        who_en, who_zh = label(code, name, level)
-        g = geoms[i]
-        detail: dict = {}
-        where: BaseGeometry | None = None
-        if empty[i]:
-            slug, en, zh = "empty", "it has no geometry", "没有几何图形"
-            repaired[i] = MultiPolygon()
-        elif not areal[i]:
-            slug = "not_polygon"
-            en, zh = f"it is a {g.geom_type}, not a polygon", f"是 {g.geom_type} 而不是面"
-            where = g
-            repaired[i] = repair(g)
-        else:
-            slug, en, zh, where = _parse_reason(str(reasons[i]))
-            detail["geos_reason"] = str(reasons[i])
-            repaired[i] = MultiPolygon() if slug == "invalid_coordinate" else repair(g)
-        detail["reason"] = slug
-        findings.append(
-            Finding(
-                type="invalid_geometry",
-                severity="error",
-                codes=(code,),
-                area_m2=None,
-                geometry=where,
-                message=(
-                    f"{who_en}: {en}. Repair it (fix_make_valid) or redraw it in the "
-                    "editor, then import again."
-                ),
-                message_zh=f"{who_zh}：{zh}。请修复（fix_make_valid）或在编辑器中重绘后重新导入。",
-                detail=detail,
-            )
+        en, zh, where, detail, repaired[i] = _problem(
+            geoms[i], bool(empty[i]), bool(areal[i]), str(reasons[i])
         )
+        findings.append(_invalid(str(codes[i]), names[i], str(levels[i]), en, zh, where, detail))
 
     ok_idx = np.flatnonzero(ok)
     counts, first = repeated_vertices(geoms[ok_idx])
@@ -218,26 +253,7 @@ def check_geometries(
         g = geoms[i]
         repaired[i] = g if g.geom_type == "MultiPolygon" else MultiPolygon([g])
         if counts[j]:
-            code, name, level = str(codes[i]), names[i], str(levels[i])
-            who_en, who_zh = label(code, name, level)
-            x, y = first[j]
             findings.append(
-                Finding(
-                    type="invalid_geometry",
-                    severity="warning",
-                    codes=(code,),
-                    area_m2=None,
-                    geometry=Point(x, y),
-                    message=(
-                        f"{who_en}: {counts[j]} vertex(es) repeat the previous one (first at "
-                        f"{x:.6f}, {y:.6f}). Harmless for area, but editors may fail on them; "
-                        "remove them with fix_make_valid."
-                    ),
-                    message_zh=(
-                        f"{who_zh}：有 {counts[j]} 个顶点与前一顶点重复（首个位于 {x:.6f}, "
-                        f"{y:.6f}）。不影响面积，但可能导致编辑器出错；可用 fix_make_valid 去除。"
-                    ),
-                    detail={"reason": "duplicate_vertices", "count": int(counts[j])},
-                )
+                _repeated(str(codes[i]), names[i], str(levels[i]), int(counts[j]), first[j])
             )
     return findings, repaired

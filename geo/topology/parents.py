@@ -60,8 +60,7 @@ def _orphans(
         code = str(t.code[i])
         if pc is None:
             reason, why_en, why_zh = "missing_parent_code", "has no parent code", "没有上级编码"
-        elif t.level_of(pc) is not None:
-            other = t.level_of(pc)
+        elif (other := t.level_of(pc)) is not None:
             reason = "wrong_level"
             why_en = (
                 f"names {pc} as parent, which is a {LEVEL_EN[other]}, "
@@ -132,12 +131,27 @@ def children_checks(
     spatial = _spatial_parents(t, loose, parents, options.outside_parent_tolerance_m2)
     findings = _orphans(t, level, spatial)
 
-    p_en, p_zh = LEVEL_EN[parent_level], LEVEL_ZH[parent_level]
-    out_rows = np.flatnonzero(has & ~covered)
-    diffs = shapely.difference(t.metric[rows[out_rows]], t.metric[prow[out_rows]])
+    findings += _outside_parent(t, rows[has & ~covered], prow[has & ~covered], spatial, options)
+    findings += _multi_parent(t, parent_level, loose, spatial, options)
+    findings += _gaps(t, level, rows, prow, covered, coverage_ok, options)
+    return findings
+
+
+def _outside_parent(
+    t: UnitTable,
+    units: np.ndarray,
+    parents: np.ndarray,
+    spatial: dict,
+    options: ValidationOptions,
+) -> list[Finding]:
+    """``outside_parent``: the area of each unit (rows ``units``) outside its declared
+    parent (rows ``parents``), above the tolerance."""
+    findings = []
+    diffs = shapely.difference(t.metric[units], t.metric[parents])
     big = shapely.area(diffs) > options.outside_parent_tolerance_m2
-    for j, pieces in zip(out_rows[big], clean_many(diffs[big]), strict=True):
-        i, p = int(rows[j]), int(prow[j])
+    for i, p, pieces in zip(
+        units[big].tolist(), parents[big].tolist(), clean_many(diffs[big]), strict=True
+    ):
         area = float(shapely.area(pieces).sum())
         if area <= options.outside_parent_tolerance_m2:
             continue
@@ -166,7 +180,16 @@ def children_checks(
                 {"parent_code": str(t.code[p]), "share_outside": share, "elsewhere": elsewhere},
             )
         )
+    return findings
 
+
+def _multi_parent(
+    t: UnitTable, parent_level: str, loose: np.ndarray, spatial: dict, options: ValidationOptions
+) -> list[Finding]:
+    """``multi_parent``: units not inside their parent that lie substantially in two or
+    more units of the parent level."""
+    p_en, p_zh = LEVEL_EN[parent_level], LEVEL_ZH[parent_level]
+    findings = []
     for i in loose.tolist():
         located = spatial.get(i) or []
         held = [(q, a) for q, a in located if a >= options.multi_parent_share * t.area[i]]
@@ -200,8 +223,6 @@ def children_checks(
                 },
             )
         )
-
-    findings += _gaps(t, level, rows, prow, covered, coverage_ok, options)
     return findings
 
 
@@ -214,8 +235,9 @@ def _gaps(
     coverage_ok: np.ndarray,
     options: ValidationOptions,
 ) -> list[Finding]:
+    """``gap``: each piece of a parent (of ``level``'s parent level) covered by none of
+    its children, above the tolerance."""
     parent_level = PARENT_LEVEL[level]
-    c_en, c_zh = LEVEL_EN[level], LEVEL_ZH[level]
     order = np.argsort(prow, kind="stable")
     sorted_p = prow[order]
     out = []
@@ -226,70 +248,82 @@ def _gaps(
         exact = bool(np.all(covered[kids]) and np.all(coverage_ok[child_rows]))
         if len(kids) and exact and t.area[p] - t.area[child_rows].sum() <= options.gap_tolerance_m2:
             continue
-        if len(kids) == 0:
-            uncovered = t.metric[p]
-        else:
-            union = (
-                shapely.coverage_union_all(t.metric[child_rows])
-                if np.all(coverage_ok[child_rows])
-                else shapely.union_all(t.metric[child_rows])
-            )
-            uncovered = shapely.difference(t.metric[p], union)
-        pen, pzh = t.label(p)
+        uncovered = _uncovered(t, p, child_rows, coverage_ok)
         if shapely.area(uncovered) <= options.gap_tolerance_m2:
             continue
         pieces = clean_pieces(uncovered)
         pieces = pieces[shapely.area(pieces) > options.gap_tolerance_m2]
         for piece, sliver in zip(pieces, is_sliver(pieces, options), strict=True):
-            area = float(piece.area)
-            detail = {"child_level": level, "no_children": len(kids) == 0}
-            if sliver:
-                # Snapping fixes a sliver; an owner is only worth its cost (border
-                # lengths against every sibling) for a real gap.
-                out.append(
-                    piece_finding(
-                        "gap",
-                        np.array([piece], dtype=object),
-                        area,
-                        (str(t.code[p]),),
-                        t,
-                        options,
-                        ("", ""),
-                        (pen, pzh),
-                        detail,
-                    )
-                )
-                continue
-            # Centimetres: equal borders stay equal after reprojection noise, so a
-            # tie goes to the smaller code rather than to whichever noise is larger.
-            lengths = np.round(shared_border_lengths(piece, t.metric[child_rows]), 2)
-            touching = {
-                str(t.code[c]): float(v) for c, v in zip(child_rows, lengths, strict=True) if v > 0
-            }
-            owner = min(touching, key=lambda c: (-touching[c], c)) if touching else None
-            if owner:
-                act_en = (
-                    f"Assign it to {owner}, which shares the longest border "
-                    f"(fix_assign_gap), or draw a new {c_en} there."
-                )
-                act_zh = f"请划给共用边界最长的 {owner}（fix_assign_gap），或在此新建{c_zh}。"
-            else:
-                act_en = f"Draw a {c_en} there or extend a neighbouring one."
-                act_zh = f"请在此新建{c_zh}或扩展相邻{c_zh}。"
-            out.append(
-                piece_finding(
-                    "gap",
-                    np.array([piece], dtype=object),
-                    area,
-                    (str(t.code[p]),),
-                    t,
-                    options,
-                    (
-                        f"{pen}: {fmt_area(area)} is covered by no {c_en}. {act_en}",
-                        f"{pzh}内有 {fmt_area(area)} 未被任何{c_zh}覆盖。{act_zh}",
-                    ),
-                    (pen, pzh),
-                    {**detail, "neighbours": touching, "suggested_owner": owner},
-                )
-            )
+            out.append(_gap_finding(t, level, p, child_rows, piece, bool(sliver), options))
     return out
+
+
+def _uncovered(t: UnitTable, p: int, child_rows: np.ndarray, coverage_ok: np.ndarray):
+    """The part of parent row ``p`` its children (rows ``child_rows``) leave uncovered."""
+    if len(child_rows) == 0:
+        return t.metric[p]
+    union = (
+        shapely.coverage_union_all(t.metric[child_rows])
+        if np.all(coverage_ok[child_rows])
+        else shapely.union_all(t.metric[child_rows])
+    )
+    return shapely.difference(t.metric[p], union)
+
+
+def _gap_finding(
+    t: UnitTable,
+    level: str,
+    p: int,
+    child_rows: np.ndarray,
+    piece,
+    sliver: bool,
+    options: ValidationOptions,
+) -> Finding:
+    """One gap piece of parent row ``p``; a real gap (not a sliver) names the child
+    sharing the longest border with it as the suggested owner."""
+    c_en, c_zh = LEVEL_EN[level], LEVEL_ZH[level]
+    pen, pzh = t.label(p)
+    area = float(piece.area)
+    detail = {"child_level": level, "no_children": len(child_rows) == 0}
+    if sliver:
+        # Snapping fixes a sliver; an owner is only worth its cost (border
+        # lengths against every sibling) for a real gap.
+        return piece_finding(
+            "gap",
+            np.array([piece], dtype=object),
+            area,
+            (str(t.code[p]),),
+            t,
+            options,
+            ("", ""),
+            (pen, pzh),
+            detail,
+        )
+    # Centimetres: equal borders stay equal after reprojection noise, so a
+    # tie goes to the smaller code rather than to whichever noise is larger.
+    lengths = np.round(shared_border_lengths(piece, t.metric[child_rows]), 2)
+    touching = {str(t.code[c]): float(v) for c, v in zip(child_rows, lengths, strict=True) if v > 0}
+    owner = min(touching, key=lambda c: (-touching[c], c)) if touching else None
+    if owner:
+        act_en = (
+            f"Assign it to {owner}, which shares the longest border "
+            f"(fix_assign_gap), or draw a new {c_en} there."
+        )
+        act_zh = f"请划给共用边界最长的 {owner}（fix_assign_gap），或在此新建{c_zh}。"
+    else:
+        act_en = f"Draw a {c_en} there or extend a neighbouring one."
+        act_zh = f"请在此新建{c_zh}或扩展相邻{c_zh}。"
+    return piece_finding(
+        "gap",
+        np.array([piece], dtype=object),
+        area,
+        (str(t.code[p]),),
+        t,
+        options,
+        (
+            f"{pen}: {fmt_area(area)} is covered by no {c_en}. {act_en}",
+            f"{pzh}内有 {fmt_area(area)} 未被任何{c_zh}覆盖。{act_zh}",
+        ),
+        (pen, pzh),
+        {**detail, "neighbours": touching, "suggested_owner": owner},
+    )

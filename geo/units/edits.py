@@ -1,7 +1,7 @@
 """Grid edits as pure functions: reshape, move a border, split, merge, move to a community.
 
 Each operation takes the live geometries it needs (EPSG:4326) and returns the new
-geometry of every unit it touches; nothing is written here (``geo/store/grid_edits.py``
+geometry of every unit it touches; nothing is written here (``geo/services/edits.py``
 does that, in one transaction). Work happens in the Gauss-Krüger zone of the data,
 through :class:`geo.topology.fixes.MetreFrame`: vertices that come from an input keep
 their exact lon/lat, so a border shared with an untouched neighbour stays shared bit for
@@ -151,34 +151,56 @@ def reshape(
     parent_m = frame.there(parent)
     new_m = tidy_metric(frame.there(new_geom))
     old = {c: tidy_metric(frame.there(siblings[c])) for c in codes}
-    findings: list[Finding] = []
     outside = tidy_metric(shapely.difference(new_m, parent_m))
     overlaps = {c: tidy_metric(shapely.intersection(new_m, g)) for c, g in old.items() if c != code}
     overlaps = {c: g for c, g in overlaps.items() if _area(g) > TOLERANCE_M2}
     released = tidy_metric(shapely.difference(old[code], new_m))
     if mode == "refuse":
-        if _area(outside) > TOLERANCE_M2:
-            findings.append(_finding("outside_parent", [code], outside, frame))
-        findings += [_finding("overlap", [code, c], g, frame) for c, g in overlaps.items()]
-        if _area(released) > TOLERANCE_M2:
-            findings.append(_finding("gap", [code], released, frame))
-        if findings:
-            raise refuse(
-                "the new shape overlaps neighbours, leaves its community or releases area; "
-                "retry with mode=clip to let neighbours follow, or redraw it",
-                "新边界与相邻网格重叠、超出所属社区或留出空白；"
-                "可改用 mode=clip 让相邻网格随之调整，或重新绘制",
-                findings,
-            )
+        _refuse_conflicts(code, outside, overlaps, released, frame)
     new_m = tidy_metric(shapely.intersection(new_m, parent_m))
     if _area(new_m) <= TOLERANCE_M2:
-        raise refuse(
-            "the new shape lies outside its community", "新边界不在所属社区范围内", findings
-        )
+        raise refuse("the new shape lies outside its community", "新边界不在所属社区范围内", [])
     after = {
         c: (new_m if c == code else tidy_metric(shapely.difference(g, new_m)))
         for c, g in old.items()
     }
+    _hand_out(code, codes, released, after, frame)
+    return _result_of(code, codes, old, after, frame)
+
+
+def _refuse_conflicts(
+    code: str,
+    outside: BaseGeometry,
+    overlaps: dict[str, BaseGeometry],
+    released: BaseGeometry,
+    frame: MetreFrame,
+) -> None:
+    """mode=refuse: no area outside the parent, over a sibling or given up."""
+    findings: list[Finding] = []
+    if _area(outside) > TOLERANCE_M2:
+        findings.append(_finding("outside_parent", [code], outside, frame))
+    findings += [_finding("overlap", [code, c], g, frame) for c, g in overlaps.items()]
+    if _area(released) > TOLERANCE_M2:
+        findings.append(_finding("gap", [code], released, frame))
+    if findings:
+        raise refuse(
+            "the new shape overlaps neighbours, leaves its community or releases area; "
+            "retry with mode=clip to let neighbours follow, or redraw it",
+            "新边界与相邻网格重叠、超出所属社区或留出空白；"
+            "可改用 mode=clip 让相邻网格随之调整，或重新绘制",
+            findings,
+        )
+
+
+def _hand_out(
+    code: str,
+    codes: list[str],
+    released: BaseGeometry,
+    after: dict[str, BaseGeometry],
+    frame: MetreFrame,
+) -> None:
+    """Each piece of the area ``code`` gives up goes to the sibling sharing the longest
+    border with it (``after`` is updated)."""
     for piece in polygon_pieces(released):
         if _area(piece) <= NOISE_M2:
             continue
@@ -198,6 +220,16 @@ def reshape(
             )
         taker = others[int(np.argmax(np.round(lengths, 2)))]
         after[taker] = tidy_metric(shapely.union_all([after[taker], piece]))
+
+
+def _result_of(
+    code: str,
+    codes: list[str],
+    old: dict[str, BaseGeometry],
+    after: dict[str, BaseGeometry],
+    frame: MetreFrame,
+) -> EditResult:
+    """The edited grid and every sibling that changed beyond noise, back in lon/lat."""
     result = EditResult()
     for c in codes:
         if after[c].is_empty:
@@ -299,7 +331,8 @@ def move_border(
             "the new border must cross the two grids from one side to the other",
             "新边界线必须从一侧穿越两个网格到另一侧",
         )
-    new_a, new_b = [], []
+    new_a: list[BaseGeometry] = []
+    new_b: list[BaseGeometry] = []
     for piece in pieces:
         share_a = _area(shapely.intersection(piece, a))
         share_b = _area(shapely.intersection(piece, b))

@@ -248,8 +248,8 @@ def test_export_then_import_changes_nothing(client, clean, sample, fmt):
 def test_workers_export_then_import_changes_nothing(conn, loaded, sample):
     """Store level, in a rolled-back transaction: the export lists every person with the
     units they serve (as the sample assigns them), and reads back unchanged."""
-    from geo.registers import ledger as L
-    from geo.store import ledgers as lstore
+    from geo import registers as L
+    from geo.services import ledgers as lstore
 
     headers, rows = lstore.export_workers(conn)
     data = L.write_table(headers, rows, "csv")

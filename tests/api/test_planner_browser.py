@@ -264,80 +264,87 @@ def _split_and_merge_targets(conn):
     pytest.fail("no community with a grid to split and two grids to merge")
 
 
+def _to_px(page, lon, lat):
+    box = page.locator(".folium-map").bounding_box()
+    pt = page.evaluate(
+        f"(() => {{ const q = gridmapPlanner.map.latLngToContainerPoint([{lat}, {lon}]);"
+        " return [q.x, q.y]; })()"
+    )
+    return box["x"] + pt[0], box["y"] + pt[1]
+
+
+def _save(page, reason, count):
+    page.fill("#gm-reason", reason)
+    page.click("#gm-save")
+    try:
+        wait_until_true(page, f"gridmapPlanner.saved === {count}", timeout_s=90)
+    except TimeoutError:
+        message = page.evaluate("document.getElementById('gm-msg').textContent")
+        pytest.fail(f"the save did not complete; the page says: {message!r}")
+
+
+def _split_then_merge(page, split_code, line, keep, gone, gone_point, sent):
+    """Split ``split_code`` by ``line`` drawn with the mouse, then merge ``gone`` into
+    ``keep`` by a click on it; the request bodies the page sent land in ``sent``."""
+    (lx0, ly), (lx1, _) = line.coords
+    # Record what the page sends: the line as drawn (pixel-rounded by the mouse) is
+    # what the stored parts must equal shapely's split by.
+    page.evaluate(
+        """(() => { const f = window.fetch; window._sent = [];
+            window.fetch = (u, o) => { if (o && o.body) window._sent.push([u, o.body]);
+                                       return f(u, o); };
+            return 1; })()"""
+    )
+    page.evaluate(
+        f"""async () => {{
+            const p = window.gridmapPlanner;
+            p.map.fitBounds(p.byCode({split_code!r}).getBounds(), {{animate: false}});
+            await p.select(p.byCode({split_code!r}));
+        }}"""
+    )
+    page.click("#gm-split")
+    page.mouse.click(*_to_px(page, lx0, ly))
+    page.mouse.dblclick(*_to_px(page, lx1, ly))
+    wait_until_true(page, "document.getElementById('gm-msg').textContent === ''")
+    _save(page, "画线分割 browser test", 1)
+    page.evaluate(
+        f"""async () => {{
+            const p = window.gridmapPlanner;
+            const both = p.byCode({keep!r}).getBounds().extend(p.byCode({gone!r}).getBounds());
+            p.map.fitBounds(both, {{animate: false}});
+            await p.select(p.byCode({keep!r}));
+        }}"""
+    )
+    page.click("#gm-merge")
+    gx, gy = _to_px(page, gone_point.x, gone_point.y)
+    page.mouse.click(gx, gy)
+    try:
+        wait_until_true(page, f"document.getElementById('gm-msg').textContent === {gone!r}")
+    except TimeoutError:
+        msg = page.evaluate("document.getElementById('gm-msg').textContent")
+        pytest.fail(f"clicking {gone} did not pick it to merge; the page says {msg!r}")
+    _save(page, "合并 browser test", 2)
+    sent["bodies"] = page.evaluate("window._sent")
+
+
 def test_split_and_merge_in_chromium(edit_server, edit_db):
     """A line drawn with the mouse splits a grid; a click on a neighbour merges two —
     the stored shapes equal shapely's split and union of the shapes before."""
+    import json
+
     import shapely.ops
 
     _settings, engine = edit_db
     with engine.connect() as conn:
         community, split_code, line, keep, gone, gone_point = _split_and_merge_targets(conn)
         before = live(conn, "grid").set_index("code")
-    (lx0, ly), (lx1, _) = line.coords
-
-    def to_px(page, lon, lat):
-        box = page.locator(".folium-map").bounding_box()
-        pt = page.evaluate(
-            f"(() => {{ const q = gridmapPlanner.map.latLngToContainerPoint([{lat}, {lon}]);"
-            " return [q.x, q.y]; })()"
-        )
-        return box["x"] + pt[0], box["y"] + pt[1]
-
-    def save(page, reason, count):
-        page.fill("#gm-reason", reason)
-        page.click("#gm-save")
-        try:
-            wait_until_true(page, f"gridmapPlanner.saved === {count}", timeout_s=90)
-        except TimeoutError:
-            message = page.evaluate("document.getElementById('gm-msg').textContent")
-            pytest.fail(f"the save did not complete; the page says: {message!r}")
-
     sent: dict = {}
-
-    def split_then_merge(page):
-        # Record what the page sends: the line as drawn (pixel-rounded by the mouse) is
-        # what the stored parts must equal shapely's split by.
-        page.evaluate(
-            """(() => { const f = window.fetch; window._sent = [];
-                window.fetch = (u, o) => { if (o && o.body) window._sent.push([u, o.body]);
-                                           return f(u, o); };
-                return 1; })()"""
-        )
-        page.evaluate(
-            f"""async () => {{
-                const p = window.gridmapPlanner;
-                p.map.fitBounds(p.byCode({split_code!r}).getBounds(), {{animate: false}});
-                await p.select(p.byCode({split_code!r}));
-            }}"""
-        )
-        page.click("#gm-split")
-        page.mouse.click(*to_px(page, lx0, ly))
-        page.mouse.dblclick(*to_px(page, lx1, ly))
-        wait_until_true(page, "document.getElementById('gm-msg').textContent === ''")
-        save(page, "画线分割 browser test", 1)
-        page.evaluate(
-            f"""async () => {{
-                const p = window.gridmapPlanner;
-                const both = p.byCode({keep!r}).getBounds().extend(p.byCode({gone!r}).getBounds());
-                p.map.fitBounds(both, {{animate: false}});
-                await p.select(p.byCode({keep!r}));
-            }}"""
-        )
-        page.click("#gm-merge")
-        gx, gy = to_px(page, gone_point.x, gone_point.y)
-        page.mouse.click(gx, gy)
-        try:
-            wait_until_true(page, f"document.getElementById('gm-msg').textContent === {gone!r}")
-        except TimeoutError:
-            msg = page.evaluate("document.getElementById('gm-msg').textContent")
-            pytest.fail(f"clicking {gone} did not pick it to merge; the page says {msg!r}")
-        save(page, "合并 browser test", 2)
-        sent["bodies"] = page.evaluate("window._sent")
-
     report = load_page(
         f"{edit_server}/planner",
         wait_for="window.gridmapPlanner !== undefined",
-        interact=split_then_merge,
+        interact=lambda page: _split_then_merge(
+            page, split_code, line, keep, gone, gone_point, sent
+        ),
         screenshot=SHOTS / "planner-after-split-merge.png",
     )
     assert report.problems == []
@@ -348,8 +355,6 @@ def test_split_and_merge_in_chromium(edit_server, edit_db):
     old = before.to_crs(METRIC).geometry
     # Split: the old code keeps one part, one new code has the other; together they are
     # shapely's split of the old shape by the same line.
-    import json
-
     split_body = next(
         json.loads(b) for u, b in sent["bodies"] if u.endswith("/split") and "dry_run" not in u
     )

@@ -120,9 +120,9 @@ def test_reuploading_purged_fixes_stores_nothing(cli_env, db_engine, sample, tes
     add no track and count no pass twice (visits compared with plain SQL)."""
     import pandas as pd
 
+    from geo.services.patrol import ingest_pings
     from geo.services.state import ServiceState
     from geo.store import registers
-    from geo.store.patrol_ingest import ingest_pings
 
     pings = sample.patrol_pings
     with db_engine.connect() as c:

@@ -9,10 +9,9 @@ import pyproj
 import shapely
 import sqlalchemy as sa
 
+from geo.services.publish import publish
 from geo.store import boundaries as bstore
 from geo.store import tiles as tstore
-
-from boundaries import sets
 
 LIVE = "valid_from IS NOT NULL AND valid_to IS NULL"
 MVT = "application/vnd.mapbox-vector-tile"
@@ -179,7 +178,7 @@ def test_version_moves_with_a_publish_and_tiles_follow(loaded, conn, tmp_path):
     target = grids.iloc[40]
     grids.loc[grids["code"] == target["code"], "name"] = "瓦片测试网格"
     set_id = bstore.create_draft_set(conn, grids, name="tiles", author="test")
-    sets.publish(conn, set_id, author="test", reason="tile version test")
+    publish(conn, set_id, author="test", reason="tile version test")
     after = tstore.tiles_version(conn)
     assert after != before
     # The tile over the renamed grid carries the new name (decoded by GDAL).

@@ -15,11 +15,12 @@ from shapely.geometry import MultiPolygon, Polygon
 from typer.testing import CliRunner
 
 from geo.errors import Conflict, InvalidInput
+from geo.services.fixes import apply_fix
 from geo.store import boundaries as bstore
+from geo.topology.fixes import make_valid_all
 
 from api.cli import app
 from boundaries import sets
-from boundaries.fixes import apply_fix, make_valid_all
 
 METRIC = 4547
 LIVE = "valid_from IS NOT NULL AND valid_to IS NULL"

@@ -9,9 +9,11 @@ from shapely.geometry import Polygon, box
 
 from geo import crs
 from geo.errors import InvalidInput
+from geo.services.boundaries import import_units
 from geo.store import boundaries as bstore
+from geo.units.frames import checksum_units
 
-from boundaries.importer import checksum_units, import_units, normalise_units, read_boundary_file
+from boundaries.importer import normalise_units, read_boundary_file
 
 
 def _file(tmp_path, gdf, name="units.geojson"):

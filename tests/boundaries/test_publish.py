@@ -14,6 +14,7 @@ import shapely
 import sqlalchemy as sa
 
 from geo.errors import InvalidInput
+from geo.services import publish as publishing
 from geo.settings import PROJECT_ROOT
 from geo.store import boundaries as bstore
 
@@ -61,7 +62,7 @@ def test_round_trip_through_gpkg_changes_nothing(loaded, conn, tmp_path):
         assert shapely.equals_exact(r.geometry, lv.loc[r.code, "geometry"], 1e-9)
     n_versions = conn.execute(sa.text("SELECT count(*) FROM admin_unit_version")).scalar()
     set_id = bstore.create_draft_set(conn, units, name="forced", author="test")
-    result, _ = sets.publish(conn, set_id, author="test", reason="round trip")
+    result, _ = publishing.publish(conn, set_id, author="test", reason="round trip")
     assert result.counts == {"unchanged": 611, "changed": 0, "new": 0, "removed": 0}
     assert conn.execute(sa.text("SELECT count(*) FROM admin_unit_version")).scalar() == n_versions
 
@@ -75,7 +76,7 @@ def test_publish_versions_only_the_changed_grid(loaded, conn):
         sa.text(f"SELECT unit_id FROM admin_unit_version WHERE {LIVE} AND code = :c"), {"c": target}
     ).scalar()
     set_id = bstore.create_draft_set(conn, grids, name="rename", author="planner")
-    result, findings = sets.publish(conn, set_id, author="planner", reason="rename one grid")
+    result, findings = publishing.publish(conn, set_id, author="planner", reason="rename one grid")
     assert not [f for f in findings if f.severity == "error"]
     assert result.counts == {"unchanged": 610, "changed": 1, "new": 0, "removed": 0}
     versions = conn.execute(
@@ -112,13 +113,13 @@ def test_publish_with_errors_is_refused_and_changes_nothing(loaded, conn):
     set_id = bstore.create_draft_set(conn, grids, name="bad", author="planner")
     before = history_digest(conn)
     with pytest.raises(InvalidInput) as err:
-        sets.publish(conn, set_id, author="planner")
+        publishing.publish(conn, set_id, author="planner")
     assert err.value.extra["findings"]
     assert {f["type"] for f in err.value.extra["findings"]} & {"overlap", "outside_parent"}
     assert history_digest(conn) == before
     assert bstore.set_status(conn, set_id) == "draft"
     # An explicit override publishes and says so on the set.
-    sets.publish(conn, set_id, author="chief", override_reason="field survey pending")
+    publishing.publish(conn, set_id, author="chief", override_reason="field survey pending")
     note = conn.execute(
         sa.text("SELECT note FROM boundary_set WHERE id = :i"), {"i": set_id}
     ).scalar()

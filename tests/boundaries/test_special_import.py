@@ -14,8 +14,9 @@ from shapely.geometry import MultiPolygon, Polygon, box
 from typer.testing import CliRunner
 
 from geo.errors import EditRefused, InvalidInput, StaleVersion
+from geo.services import special_edits
 from geo.store import boundaries as bstore
-from geo.store import registers, special_edits
+from geo.store import registers
 
 from api.cli import app
 from boundaries.encoding import detect_encoding

@@ -101,27 +101,24 @@ def _twins(sample, rng: np.random.Generator) -> tuple[gpd.GeoDataFrame, list[tup
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=comps.crs), pairs
 
 
-def build_query_set(sample, seed: int = QUERY_SEED) -> QuerySet:
-    """The units, special grids, compounds (with twins) and ≥ 60 queries, from ``seed``."""
-    rng = np.random.default_rng(seed)
-    s2t = opencc.OpenCC("s2t")
-    units = pd.concat(
-        [sample.district, sample.streets, sample.communities, sample.grids], ignore_index=True
-    )
-    compounds, twin_pairs = _twins(sample, rng)
-    name_of = dict(zip(units["code"], units["name"], strict=True))
-    parent_of = dict(zip(units["code"], units["parent_code"], strict=True))
-
-    # One record per entity: kind, code, name, grid, street, community, name forms.
-    ents: list[dict] = []
-    for r in units.itertuples():
-        ents.append({"kind": r.level, "code": r.code, "name": r.name, "grid": None})
+def _special_grid_cells(sample) -> dict[int, str]:
+    """The grid of each special grid (by row): the lowest code among the grids that
+    cover a point on its surface."""
     sg_tree = shapely.STRtree(sample.grids.geometry.values)
     pts = shapely.point_on_surface(sample.special_grids.geometry.values)
-    sg_grid = {}
+    sg_grid: dict[int, str] = {}
     for p, g in zip(*sg_tree.query(pts, predicate="covered_by"), strict=True):
         code = sample.grids["code"].iat[g]
         sg_grid[p] = min(sg_grid.get(p, code), code)
+    return sg_grid
+
+
+def _entities(units, sample, compounds) -> list[dict]:
+    """One record per entity (units, special grids, compounds): kind, code, name, grid."""
+    ents: list[dict] = []
+    for r in units.itertuples():
+        ents.append({"kind": r.level, "code": r.code, "name": r.name, "grid": None})
+    sg_grid = _special_grid_cells(sample)
     for i, r in enumerate(sample.special_grids.itertuples()):
         ents.append({"kind": "special_grid", "code": r.code, "name": r.name, "grid": sg_grid[i]})
     for r in compounds.itertuples():
@@ -134,6 +131,11 @@ def build_query_set(sample, seed: int = QUERY_SEED) -> QuerySet:
                 "address": r.address,
             }
         )
+    return ents
+
+
+def _add_name_forms(ents: list[dict], name_of: dict, parent_of: dict) -> None:
+    """Each record gains its key, street, community and name forms."""
     for e in ents:
         e["key"] = identity(e["kind"], e["code"], e["name"], e["grid"])
         e["norm"] = normalise(e["name"])
@@ -148,134 +150,154 @@ def build_query_set(sample, seed: int = QUERY_SEED) -> QuerySet:
             e["forms"].append(
                 e["norm"].replace(name_of[community], short_name(name_of[community]) or "")
             )
-    comp_ents = dict(enumerate(e for e in ents if e["kind"] == "compound"))
 
-    name_count = Counter(e["norm"] for e in ents)
-    short_count = Counter(e["short"] for e in ents if e["short"])
-    all_forms = set(name_count) | set(short_count)
-    initials_count = Counter(
-        i for e in ents for i in {_initials(e["norm"]), _initials(e["short"] or e["norm"])}
-    )
-    norms = [e["norm"] for e in ents]
-    vocabulary = sorted({ch for n in norms for ch in n if "\u4e00" <= ch <= "\u9fff"})
 
-    def unique(e) -> bool:
-        return name_count[e["norm"]] == 1
+class _Draw:
+    """What the query families share: the entities and their name counts, the random
+    generator (each family draws from it in turn, so the order of the steps fixes the
+    set) and the queries made so far."""
 
-    def sample_of(kind: str, k: int, where=lambda e: True) -> list[dict]:
-        pool = [e for e in ents if e["kind"] == kind and unique(e) and where(e)]
-        return [pool[i] for i in rng.permutation(len(pool))[:k]]
+    def __init__(self, ents: list[dict], rng: np.random.Generator, name_of, parent_of):
+        self.ents, self.rng, self.name_of, self.parent_of = ents, rng, name_of, parent_of
+        self.s2t = opencc.OpenCC("s2t")
+        self.comp_ents = dict(enumerate(e for e in ents if e["kind"] == "compound"))
+        self.name_count = Counter(e["norm"] for e in ents)
+        self.short_count = Counter(e["short"] for e in ents if e["short"])
+        self.all_forms = set(self.name_count) | set(self.short_count)
+        self.initials_count = Counter(
+            i for e in ents for i in {_initials(e["norm"]), _initials(e["short"] or e["norm"])}
+        )
+        norms = [e["norm"] for e in ents]
+        self.vocabulary = sorted({ch for n in norms for ch in n if "\u4e00" <= ch <= "\u9fff"})
+        self.addresses = [normalise(e["address"]) for e in ents if e.get("address")]
+        self.queries: list[Query] = []
 
-    queries: list[Query] = []
+    def unique(self, e) -> bool:
+        return self.name_count[e["norm"]] == 1
 
-    def add(family: str, text: str, e: dict, building: str | None = None) -> None:
-        queries.append(Query(family, text, e["kind"], e["key"], building))
+    def sample_of(self, kind: str, k: int, where=lambda e: True) -> list[dict]:
+        pool = [e for e in self.ents if e["kind"] == kind and self.unique(e) and where(e)]
+        return [pool[i] for i in self.rng.permutation(len(pool))[:k]]
 
-    # Exact names of every kind.
-    for kind, k in (("district", 1), ("street", 2), ("community", 4), ("grid", 4)):
-        for e in sample_of(kind, k):
-            add("exact", e["name"], e)
-    for e in sample_of("special_grid", 5) + sample_of("compound", 6):
-        add("exact", e["name"], e)
+    def add(self, family: str, text: str, e: dict, building: str | None = None) -> None:
+        self.queries.append(Query(family, text, e["kind"], e["key"], building))
 
-    # Codes: grids (15 digits), communities, a street, special grids.
-    for kind, k in (("grid", 3), ("community", 2), ("street", 1), ("special_grid", 2)):
-        for e in sample_of(kind, k):
-            add("code", e["code"], e)
-
-    # Full-width digits: codes and building numbers.
-    for kind in ("grid", "community", "special_grid"):
-        e = sample_of(kind, 1)[0]
-        add("full_width", _full_width(e["code"]), e)
-    numbered = sample_of("compound", 1, lambda e: any(c.isdigit() for c in e["name"]))[0]
-    add("full_width", _full_width(numbered["name"]), numbered)
-    for e in sample_of("compound", 2):
-        b = int(rng.integers(1, 20))
-        add("full_width", f"{e['name']}{_full_width(str(b))}号楼", e, f"{b}号楼")
-
-    # Partial names: the name without its suffix (幸福 for 幸福小区) if no other entity
-    # has that short name, else a piece of the name that no other name fits as tightly.
-    # A piece that ends another compound's address is a house number, not a name.
-    addresses = [normalise(e["address"]) for e in ents if e.get("address")]
-
-    def partial(e) -> str | None:
+    def partial(self, e) -> str | None:
+        """The name without its suffix (幸福 for 幸福小区) if no other entity has that
+        short name, else a piece of the name that no other name fits as tightly. A piece
+        that ends another compound's address is a house number, not a name."""
         n, short = e["norm"], e["short"]
-        if short and short_count[short] == 1 and short not in name_count:
+        if short and self.short_count[short] == 1 and short not in self.name_count:
             return short
         pieces = (n[i : i + k] for k in range(len(n) - 1, 1, -1) for i in range(len(n) - k + 1))
         for p in pieces:
-            if p in all_forms or any(a.endswith(p) for a in addresses):
+            if p in self.all_forms or any(a.endswith(p) for a in self.addresses):
                 continue
-            fits = sorted(len(o["norm"]) for o in ents if p in o["norm"])
+            fits = sorted(len(o["norm"]) for o in self.ents if p in o["norm"])
             if fits[0] == len(n) and (len(fits) == 1 or fits[1] > len(n)):
                 return p
         return None
 
-    for kind, k in (("compound", 4), ("special_grid", 3), ("community", 1)):
-        found = 0
-        for e in sample_of(kind, 40):
-            p = partial(e)
-            if p and found < k:
-                add("partial", p, e)
-                found += 1
-
-    # One wrong character: one edit from the source, at least two from every form of
-    # every other name, and not the start or middle of another name either.
-    def typo(e) -> str | None:
-        n = e["norm"]
+    def typo(self, e) -> str | None:
+        """One wrong character: one edit from the source, at least two from every form
+        of every other name, and not the start or middle of another name either."""
+        n, rng = e["norm"], self.rng
         for _ in range(50):
             i = int(rng.integers(len(n)))
             if not ("\u4e00" <= n[i] <= "\u9fff"):
                 continue
-            ch = vocabulary[int(rng.integers(len(vocabulary)))]
+            ch = self.vocabulary[int(rng.integers(len(self.vocabulary)))]
             t = n[:i] + ch + n[i + 1 :]
-            if t == n or t in all_forms:
+            if t == n or t in self.all_forms:
                 continue
-            others = [f for o in ents if o is not e for f in o["forms"]]
+            others = [f for o in self.ents if o is not e for f in o["forms"]]
             if all(Levenshtein.distance(t, f, score_cutoff=2) >= 2 and t not in f for f in others):
                 return t
         return None
 
+    def chain_text(self, e) -> str:
+        name_of = self.name_of
+        return f"河南省新乡市样例区{name_of[e['street']]}{name_of[e['community']]}"
+
+
+def _name_queries(d: _Draw) -> None:
+    """Exact names, codes and full-width digits."""
+    # Exact names of every kind.
+    for kind, k in (("district", 1), ("street", 2), ("community", 4), ("grid", 4)):
+        for e in d.sample_of(kind, k):
+            d.add("exact", e["name"], e)
+    for e in d.sample_of("special_grid", 5) + d.sample_of("compound", 6):
+        d.add("exact", e["name"], e)
+
+    # Codes: grids (15 digits), communities, a street, special grids.
+    for kind, k in (("grid", 3), ("community", 2), ("street", 1), ("special_grid", 2)):
+        for e in d.sample_of(kind, k):
+            d.add("code", e["code"], e)
+
+    # Full-width digits: codes and building numbers.
+    for kind in ("grid", "community", "special_grid"):
+        e = d.sample_of(kind, 1)[0]
+        d.add("full_width", _full_width(e["code"]), e)
+    numbered = d.sample_of("compound", 1, lambda e: any(c.isdigit() for c in e["name"]))[0]
+    d.add("full_width", _full_width(numbered["name"]), numbered)
+    for e in d.sample_of("compound", 2):
+        b = int(d.rng.integers(1, 20))
+        d.add("full_width", f"{e['name']}{_full_width(str(b))}号楼", e, f"{b}号楼")
+
+
+def _variant_queries(d: _Draw) -> None:
+    """Partial names, typos, traditional characters and pinyin."""
+    for kind, k in (("compound", 4), ("special_grid", 3), ("community", 1)):
+        found = 0
+        for e in d.sample_of(kind, 40):
+            p = d.partial(e)
+            if p and found < k:
+                d.add("partial", p, e)
+                found += 1
+
     for kind, k in (("compound", 4), ("special_grid", 3), ("community", 2), ("grid", 1)):
         found = 0
-        for e in sample_of(kind, 30, lambda e: len(e["norm"]) >= 3):
-            t = typo(e) if found < k else None
+        for e in d.sample_of(kind, 30, lambda e: len(e["norm"]) >= 3):
+            t = d.typo(e) if found < k else None
             if t:
                 assert Levenshtein.distance(t, e["norm"]) == 1
-                add("typo", t, e)
+                d.add("typo", t, e)
                 found += 1
 
     # Traditional characters.
+    s2t = d.s2t
     for kind, k in (("compound", 3), ("special_grid", 2), ("community", 1)):
-        for e in sample_of(kind, k, lambda e: s2t.convert(e["name"]) != e["name"]):
-            add("traditional", s2t.convert(e["name"]), e)
+        for e in d.sample_of(kind, k, lambda e: s2t.convert(e["name"]) != e["name"]):
+            d.add("traditional", s2t.convert(e["name"]), e)
 
     # Pinyin initials (unique ones) and full pinyin.
     for kind, k in (("compound", 3), ("special_grid", 2), ("community", 1)):
-        for e in sample_of(kind, k, lambda e: initials_count[_initials(e["norm"])] == 1):
-            add("pinyin", _initials(e["norm"]), e)
-    for e in sample_of("compound", 2):
-        add("pinyin_full", "".join(lazy_pinyin(e["norm"])), e)
+        for e in d.sample_of(kind, k, lambda e: d.initials_count[_initials(e["norm"])] == 1):
+            d.add("pinyin", _initials(e["norm"]), e)
+    for e in d.sample_of("compound", 2):
+        d.add("pinyin_full", "".join(lazy_pinyin(e["norm"])), e)
 
+
+def _address_queries(d: _Draw, sample, compounds) -> None:
+    """Full addresses (plain, with a typo, in traditional characters), house numbers
+    and addresses that name units only."""
+    rng, name_of, parent_of, chain_text = d.rng, d.name_of, d.parent_of, d.chain_text
     # Full addresses with building (and unit/room) numbers.
-    def chain_text(e) -> str:
-        return f"河南省新乡市样例区{name_of[e['street']]}{name_of[e['community']]}"
-
-    for e in sample_of("compound", 8, lambda e: e["grid"] is not None):
+    for e in d.sample_of("compound", 8, lambda e: e["grid"] is not None):
         b = int(rng.integers(1, 30))
         tail = f"{int(rng.integers(1, 5))}单元{int(rng.integers(1, 7))}0{int(rng.integers(1, 4))}室"
-        add("address", f"{chain_text(e)}{e['name']}{b}号楼{tail if b % 2 else ''}", e, f"{b}号楼")
+        d.add("address", f"{chain_text(e)}{e['name']}{b}号楼{tail if b % 2 else ''}", e, f"{b}号楼")
     # The same with a typo in the compound's name, or in traditional characters.
     found = 0
-    for e in sample_of("compound", 30, lambda e: e["grid"] is not None and len(e["norm"]) >= 4):
-        t = typo(e) if found < 3 else None
+    for e in d.sample_of("compound", 30, lambda e: e["grid"] is not None and len(e["norm"]) >= 4):
+        t = d.typo(e) if found < 3 else None
         if t:
             b = int(rng.integers(1, 30))
-            add("address_typo", f"{chain_text(e)}{t}{b}号楼", e, f"{b}号楼")
+            d.add("address_typo", f"{chain_text(e)}{t}{b}号楼", e, f"{b}号楼")
             found += 1
-    for e in sample_of("compound", 2, lambda e: e["grid"] is not None):
+    for e in d.sample_of("compound", 2, lambda e: e["grid"] is not None):
         b = int(rng.integers(1, 30))
-        add("traditional", s2t.convert(f"{chain_text(e)}{e['name']}{b}号楼"), e, f"{b}号楼")
+        d.add("traditional", d.s2t.convert(f"{chain_text(e)}{e['name']}{b}号楼"), e, f"{b}号楼")
     # House-number addresses (road + number, village + group) that only one compound has.
     address_count = Counter(compounds["address"])
     picks = [
@@ -284,37 +306,58 @@ def build_query_set(sample, seed: int = QUERY_SEED) -> QuerySet:
         if address_count[compounds.at[i, "address"]] == 1
     ]
     for i in picks[:3]:
-        add("house_number", "新乡市" + compounds.at[i, "address"], comp_ents[i])
+        d.add("house_number", "新乡市" + compounds.at[i, "address"], d.comp_ents[i])
     # Addresses that name units only, or units and nothing known: the deepest unit.
-    for e in sample_of("community", 3):
+    for e in d.sample_of("community", 3):
         street = name_of[parent_of[e["code"]]]
-        add("address_unit", f"河南省新乡市样例区{street}{e['name']}", e)
-    for e in sample_of("community", 2):
-        add("address_unit", f"样例区{name_of[parent_of[e['code']]]}{e['name']}星河湾大酒店", e)
+        d.add("address_unit", f"河南省新乡市样例区{street}{e['name']}", e)
+    for e in d.sample_of("community", 2):
+        d.add("address_unit", f"样例区{name_of[parent_of[e['code']]]}{e['name']}星河湾大酒店", e)
 
-    # Ambiguous names decided by the address: the twins, then shared short names.
+
+def _ambiguous_queries(d: _Draw, twin_pairs: list[tuple[int, int]]) -> None:
+    """Ambiguous names decided by the address: the twins, then shared short names."""
+    name_of = d.name_of
     for src, twin in twin_pairs:
-        a, b = comp_ents[src], comp_ents[twin]
+        a, b = d.comp_ents[src], d.comp_ents[twin]
         same_street = a["street"] == b["street"]
         for e in (a, b):
             where = name_of[e["street"]] + (name_of[e["community"]] if same_street else "")
-            add("ambiguous", f"样例区{where}{e['name']}", e)
+            d.add("ambiguous", f"样例区{where}{e['name']}", e)
     by_short: dict[str, list[dict]] = {}
-    for e in ents:
+    for e in d.ents:
         if e["short"]:
             by_short.setdefault(e["short"], []).append(e)
     found = 0
     for short in sorted(by_short):
         group = by_short[short]
-        if len(group) < 2 or short in name_count:
+        if len(group) < 2 or short in d.name_count:
             continue
         for e in group:
             alone = sum(o["street"] == e["street"] for o in group) == 1
             if e["kind"] == "compound" and alone and found < 4:
-                add("ambiguous", f"样例区{name_of[e['street']]}{short}", e)
+                d.add("ambiguous", f"样例区{name_of[e['street']]}{short}", e)
                 found += 1
                 break
-    return QuerySet(units, sample.special_grids, compounds, queries)
+
+
+def build_query_set(sample, seed: int = QUERY_SEED) -> QuerySet:
+    """The units, special grids, compounds (with twins) and ≥ 60 queries, from ``seed``."""
+    rng = np.random.default_rng(seed)
+    units = pd.concat(
+        [sample.district, sample.streets, sample.communities, sample.grids], ignore_index=True
+    )
+    compounds, twin_pairs = _twins(sample, rng)
+    name_of = dict(zip(units["code"], units["name"], strict=True))
+    parent_of = dict(zip(units["code"], units["parent_code"], strict=True))
+    ents = _entities(units, sample, compounds)
+    _add_name_forms(ents, name_of, parent_of)
+    d = _Draw(ents, rng, name_of, parent_of)
+    _name_queries(d)
+    _variant_queries(d)
+    _address_queries(d, sample, compounds)
+    _ambiguous_queries(d, twin_pairs)
+    return QuerySet(units, sample.special_grids, compounds, d.queries)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""geo.registers.ledger: reading messy ledgers, normalising cells, converting coordinates,
+"""geo.registers: reading messy ledgers, normalising cells, converting coordinates,
 locating by address, formula-safe writing. Expected values come from the generator's
 constants and known positions, raw openpyxl/csv reads and the sample district."""
 
@@ -17,9 +17,9 @@ import pytest
 import shapely
 from pyproj import Geod
 
+from geo import registers as L
 from geo.crs import gcj02_to_bd09, wgs84_to_gcj02
 from geo.gazetteer import Gazetteer
-from geo.registers import ledger as L
 
 LEDGERS = Path(__file__).resolve().parents[1] / "data" / "ledgers"
 TRUTH = json.loads((LEDGERS / "expected.json").read_text())

@@ -23,7 +23,7 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo import patrol
+from geo import hexgrid, patrol
 from geo.errors import InvalidInput
 from geo.hexgrid.lattice import points_to_cells
 from geo.patrol import batch as patrol_batch
@@ -194,6 +194,39 @@ def test_points_to_cells_is_h3(res):
         lon = np.r_[lon, ring[:, 1], mids[:, 1]]
     expected = [h3.str_to_int(h3.latlng_to_cell(b, a, res)) for a, b in zip(lon, lat, strict=True)]
     assert points_to_cells(lon, lat, res).tolist() == expected
+
+
+@pytest.mark.parametrize("res", [7, 9, 10, 12])
+def test_cells_of_gives_h3s_cells_whichever_path_it_takes(res):
+    """Big arrays at coarse resolutions go through the lattice, the rest one by one:
+    the answers are h3's either way (points clustered like a district's, and spread)."""
+    rng = np.random.default_rng(100 + res)
+    n = hexgrid.LATTICE_MIN_POINTS + 1_000
+    lon = np.r_[113.8 + rng.random(n) * 0.2, rng.uniform(-180, 180, n)]
+    lat = np.r_[35.2 + rng.random(n) * 0.2, np.degrees(np.arcsin(rng.uniform(-1, 1, n)))]
+    expected = [h3.str_to_int(h3.latlng_to_cell(b, a, res)) for a, b in zip(lon, lat, strict=True)]
+    assert hexgrid.cells_of(lon, lat, res).tolist() == expected
+    assert hexgrid.cells_of(lon[:50], lat[:50], res).tolist() == expected[:50]
+    assert hexgrid.cells_of_each(lon, lat, res).tolist() == expected
+
+
+@pytest.mark.parametrize("res", [0, 1, 9, 15])
+def test_cell_polygons_are_h3s_boundaries(res):
+    """Built in one go from the vertex array: the same rings as one Polygon per cell,
+    pentagons and cells crossing an icosahedron edge (extra vertices) included."""
+    rng = np.random.default_rng(res)
+    lon = rng.uniform(-180, 180, 3_000)
+    lat = np.degrees(np.arcsin(rng.uniform(-1, 1, 3_000)))
+    cells = np.r_[
+        np.unique(hexgrid.cells_of_each(lon, lat, res)),
+        [h3.str_to_int(c) for c in h3.get_pentagons(res)],
+    ]
+    got = hexgrid.cell_polygons(cells)
+    assert len(got) == len(cells)
+    for cell, poly in zip(cells.tolist(), got, strict=True):
+        ring = [(x, y) for y, x in h3.cell_to_boundary(h3.int_to_str(cell))]
+        assert poly.equals_exact(shapely.Polygon(ring), 0), cell
+    assert hexgrid.cell_polygons(np.empty(0, dtype=np.int64)) == []
 
 
 def test_path_cells_skip_no_cell_at_res10():

@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.sync_api import ConsoleMessage, Page, Request, Route, sync_playwright
+from playwright.sync_api import (
+    ConsoleMessage,
+    Page,
+    Playwright,
+    Request,
+    Route,
+    sync_playwright,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = (
@@ -116,6 +123,52 @@ def wait_until_true(page: Page, expression: str, timeout_s: float = 30) -> None:
         page.wait_for_timeout(100)
 
 
+def _launch(p: Playwright, profile: str, timeout_ms: float, viewport: Mapping[str, int]):
+    """The system Chromium with its own empty ``profile`` folder."""
+    # A persistent context is Playwright's way to give Chromium our own empty
+    # profile directory. Headless mode comes from CHROMIUM_ARGS, so Playwright's
+    # own headless switch stays off.
+    return p.chromium.launch_persistent_context(
+        profile,
+        executable_path=str(CHROMIUM),
+        args=list(CHROMIUM_ARGS),
+        headless=False,
+        viewport=dict(viewport),
+        timeout=timeout_ms,
+    )
+
+
+def _record(page: Page, report: PageReport) -> None:
+    """Abort requests to other hosts and note every request, failure and error in
+    ``report``."""
+
+    def on_route(route: Route) -> None:
+        if is_loopback_url(route.request.url):
+            route.continue_()
+        else:
+            report.external_requests.append(route.request.url)
+            route.abort("blockedbyclient")
+
+    def on_failed(request: Request) -> None:
+        report.failed_requests.append(f"{request.method} {request.url}: {request.failure}")
+
+    def on_finished(request: Request) -> None:
+        response = request.response()
+        if response is not None and response.status >= 400:
+            report.failed_requests.append(f"{request.method} {request.url}: {response.status}")
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            report.console_errors.append(message.text)
+
+    page.route("**/*", on_route)
+    page.on("request", lambda request: report.requests.append(request.url))
+    page.on("requestfailed", on_failed)
+    page.on("requestfinished", on_finished)
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: report.page_errors.append(str(error)))
+
+
 def load_page(
     url: str,
     *,
@@ -124,6 +177,7 @@ def load_page(
     evaluate: Mapping[str, str] | None = None,
     wait_for: str | None = None,
     interact: Callable[[Page], None] | None = None,
+    viewport: Mapping[str, int] | None = None,
 ) -> PageReport:
     """Open ``url`` in a fresh headless Chromium profile and report on it.
 
@@ -149,6 +203,8 @@ def load_page(
     interact
         Called with the Playwright page once it has settled (clicks, drags…),
         before ``evaluate`` and the screenshot; requests it causes are recorded too.
+    viewport
+        ``{"width": …, "height": …}`` of the window (default :data:`VIEWPORT`).
 
     Raises
     ------
@@ -161,50 +217,15 @@ def load_page(
         raise FileNotFoundError(f"{CHROMIUM} not found; install the chromium package")
     report = PageReport(url=url)
     timeout_ms = timeout_s * 1000
-
-    def on_route(route: Route) -> None:
-        if is_loopback_url(route.request.url):
-            route.continue_()
-        else:
-            report.external_requests.append(route.request.url)
-            route.abort("blockedbyclient")
-
-    def on_failed(request: Request) -> None:
-        report.failed_requests.append(f"{request.method} {request.url}: {request.failure}")
-
-    def on_finished(request: Request) -> None:
-        response = request.response()
-        if response is not None and response.status >= 400:
-            report.failed_requests.append(f"{request.method} {request.url}: {response.status}")
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            report.console_errors.append(message.text)
-
     with (
         tempfile.TemporaryDirectory(prefix="gridmap-chromium-") as profile,
         sync_playwright() as p,
     ):
-        # A persistent context is Playwright's way to give Chromium our own
-        # empty profile directory. Headless mode comes from CHROMIUM_ARGS, so
-        # Playwright's own headless switch stays off.
-        context = p.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(CHROMIUM),
-            args=list(CHROMIUM_ARGS),
-            headless=False,
-            viewport=VIEWPORT,
-            timeout=timeout_ms,
-        )
+        context = _launch(p, profile, timeout_ms, viewport or VIEWPORT)
         try:
             page = context.new_page()
             page.set_default_timeout(timeout_ms)
-            page.route("**/*", on_route)
-            page.on("request", lambda request: report.requests.append(request.url))
-            page.on("requestfailed", on_failed)
-            page.on("requestfinished", on_finished)
-            page.on("console", on_console)
-            page.on("pageerror", lambda error: report.page_errors.append(str(error)))
+            _record(page, report)
 
             page.goto(url, wait_until="load")
             page.wait_for_load_state("networkidle")

@@ -22,18 +22,18 @@ from geo.incidents.heat import Window
 from geo.store.dashboard import DashboardFigures
 
 from web_map.assets import find_external_urls, inline_assets
-from web_map.basemap import resolve_basemap, tile_origins
-from web_map.dashboard import build_dashboard_map
-from web_map.dashboard_scales import count_classes, value_breaks
+from web_map.basemaps import resolve_basemap, tile_origins
 from web_map.i18n import t
+from web_map.pages.dashboard import build_dashboard_map
+from web_map.pages.dashboard.scales import count_classes, value_breaks
 
 BJ = timezone(timedelta(hours=8))
 WINDOW = Window(datetime(2026, 10, 2, tzinfo=BJ), datetime(2026, 11, 1, tzinfo=BJ))
 NAN = float("nan")
 
 
-def _figures(*, gaps=True, previous=(0, 0)) -> DashboardFigures:
-    grids = gpd.GeoDataFrame(
+def _grids() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
         {
             "unit_id": [1, 2, 3],
             "code": ["G001", "G002", "G003"],
@@ -63,6 +63,9 @@ def _figures(*, gaps=True, previous=(0, 0)) -> DashboardFigures:
         ],
         crs="EPSG:4326",
     )
+
+
+def _figures(*, gaps=True, previous=(0, 0)) -> DashboardFigures:
     cells = gpd.GeoDataFrame(
         {
             "cell": ["89aaa", "89bbb"],
@@ -113,7 +116,7 @@ def _figures(*, gaps=True, previous=(0, 0)) -> DashboardFigures:
     return DashboardFigures(
         window=WINDOW,
         res=9,
-        grids=grids,
+        grids=_grids(),
         cells=cells,
         daily=daily,
         gaps=gap_frame if gaps else None,

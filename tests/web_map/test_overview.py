@@ -23,8 +23,9 @@ from web_map.assets import (
     swagger_ui_urls,
     use_local_assets,
 )
+from web_map.basemaps import resolve_basemap
 from web_map.i18n import STRINGS, t
-from web_map.overview import build_overview_map
+from web_map.pages.overview import build_overview_map
 
 # A square district near Xinxiang; splits at thirds give coordinates with more
 # decimals than the map keeps, so rounding is exercised.
@@ -232,7 +233,7 @@ def test_page_title_heading_and_legend(zh_html):
 def test_no_basemap_by_default_and_intranet_tiles_on_request(zh_map, levels):
     assert not any(isinstance(c, folium.TileLayer) for c in zh_map._children.values())
     tiles = "http://10.1.2.3/tiles/{z}/{x}/{y}.png"
-    m = build_overview_map(levels, tiles_url=tiles)
+    m = build_overview_map(levels, basemap=resolve_basemap("local", tiles))
     layers = [c for c in m._children.values() if isinstance(c, folium.TileLayer)]
     assert [layer.tiles for layer in layers] == [tiles]
 

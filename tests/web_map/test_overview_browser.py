@@ -16,7 +16,7 @@ import pytest
 from tests.web_map.browser import load_page
 from tests.web_map.test_overview import EN_LAYERS, ZH_LAYERS, synthetic_levels
 from web_map.assets import STATIC_DIR
-from web_map.overview import build_overview_map
+from web_map.pages.overview import build_overview_map
 
 pytestmark = pytest.mark.browser
 

@@ -91,3 +91,25 @@ def test_gist_indexes_exist(conn):
     assert {"admin_unit_version", "special_grid", "compound", "incident", "patrol_track"} <= set(
         rows
     )
+
+
+def test_migrations_build_exactly_the_models(empty_db):
+    """Alembic's autogenerate finds nothing between the migrated schema and the models:
+    a model changed without a migration (or the reverse) fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from geoalchemy2 import alembic_helpers
+
+    from geo.store.models import Base
+
+    migrate.upgrade(empty_db)
+    engine = sa.create_engine(empty_db)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn,
+                opts={"include_object": alembic_helpers.include_object, "compare_type": True},
+            )
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()

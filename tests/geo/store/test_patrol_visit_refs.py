@@ -10,9 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from geo.errors import Conflict
-from geo.store import activity, patrol_ingest, registers
+from geo.services import patrol as patrol_service
+from geo.services.patrol import ingest_pings
 from geo.store import boundaries as bstore
-from geo.store.patrol_ingest import ingest_pings
+from geo.store import patrol as patrol_store
+from geo.store import registers
 
 
 def _a_visit(conn):
@@ -101,9 +103,9 @@ def test_a_batch_naming_a_missing_worker_or_grid_is_refused_whole(loaded, conn):
     before = conn.execute(sa.text("SELECT count(*) FROM patrol_visit")).scalar_one()
     for w, g in ((10**12, grid_id), (worker_id, 10**12)):
         with pytest.raises(Conflict, match="no longer exist"):
-            activity.add_visits(conn, _visit_frame(w, g))
+            patrol_store.add_visits(conn, _visit_frame(w, g))
     assert conn.execute(sa.text("SELECT count(*) FROM patrol_visit")).scalar_one() == before
-    activity.add_visits(conn, _visit_frame(worker_id, None))  # no grid: allowed
+    patrol_store.add_visits(conn, _visit_frame(worker_id, None))  # no grid: allowed
     assert conn.execute(sa.text("SELECT count(*) FROM patrol_visit")).scalar_one() == before + 1
 
 
@@ -174,7 +176,7 @@ def test_a_failing_chunk_leaves_the_upload_unstored(
 ):
     locator, pings, since = _upload(db_engine, sample, test_settings, days_later=3100)
     calls = []
-    real = activity.add_visits
+    real = patrol_store.add_visits
 
     def fail_third(conn, visits):
         calls.append(len(visits))
@@ -182,7 +184,7 @@ def test_a_failing_chunk_leaves_the_upload_unstored(
             raise Conflict("boom", "boom")
         real(conn, visits)
 
-    monkeypatch.setattr(patrol_ingest.activity, "add_visits", fail_third)
+    monkeypatch.setattr(patrol_service.patrol_store, "add_visits", fail_third)
     with db_engine.connect() as c:
         with pytest.raises(Conflict), c.begin():
             workers = registers.worker_ids(c)
