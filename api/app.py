@@ -14,6 +14,7 @@ from geo.settings import Settings
 from geo.store.db import make_engine
 
 from api.errors import install_error_handlers
+from api.limits import install_input_guard
 from api.routers import (
     aliases,
     audit,
@@ -40,6 +41,7 @@ from api.routers import (
     workload,
 )
 from api.security import install_security
+from api.sessions import install_sessions
 from api.state import ApiState, settle_heap
 from web_map.assets import STATIC_DIR, use_local_assets
 from web_map.templating import use_template_folder
@@ -111,7 +113,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_input_guard(app)  # inside the size limits: it reads bodies they bounded
     install_security(app, settings)
+    install_sessions(app)  # /login, /logout; signed-out pages go to /login
     app.include_router(health.router)
     app.include_router(geocode.router)
     app.include_router(aliases.router)

@@ -16,8 +16,8 @@ from shapely.geometry.base import BaseGeometry
 from geo.crs import geometry_to_wgs84
 from geo.errors import InvalidInput, VersionRequired
 
-from api.auth import Caller
 from api.schemas import CRSName
+from api.validation import Actor, RequiredReason
 
 DryRun = Annotated[bool, Query(description="Only report the impact; change nothing")]
 IfMatch = Annotated[
@@ -32,15 +32,10 @@ class GeometryIn(BaseModel):
 
 
 class EditIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000, description="Why (kept in history)")
-    author: str | None = Field(
-        default=None, max_length=200, description="Who (only used without an API key)"
+    reason: RequiredReason = Field(description="Why (kept in history)")
+    author: Actor | None = Field(
+        default=None, description="On behalf of whom (an audit note; the actor is the caller)"
     )
-
-
-def author_of(caller: Caller, body: EditIn) -> str:
-    """The key's name; the body's author only for an anonymous caller who gives one."""
-    return body.author if caller.anonymous and body.author else caller.name
 
 
 def geometry_in(doc: dict, crs: str, field: str) -> BaseGeometry:

@@ -96,14 +96,22 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
         for e in exc.errors()
     ]
     fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) or "body" for e in errors)
+    # Rules of api.validation carry their message in both languages (ctx en/zh).
+    said = [(e["loc"], e.get("ctx") or {}) for e in exc.errors()]
+    en = "".join(f" {_name(loc)} {c['en']}." for loc, c in said if "en" in c and "zh" in c)
+    zh = "".join(f"{_name(loc)} {c['zh']}。" for loc, c in said if "en" in c and "zh" in c)
     return problem(
         422,
         "invalid-input",
-        f"invalid or missing parameter(s): {fields}. See `errors` for each one.",
-        f"参数缺失或无效：{fields}。详见 errors 字段。",
+        f"invalid or missing parameter(s): {fields}.{en} See `errors` for each one.",
+        f"参数缺失或无效：{fields}。{zh}详见 errors 字段。",
         request.url.path,
         errors=errors,
     )
+
+
+def _name(loc) -> str:
+    return ".".join(str(p) for p in tuple(loc)[1:]) or "body"
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -152,6 +160,8 @@ def _only(
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(sqlalchemy.exc.OperationalError, _database_unavailable)
     app.add_exception_handler(sqlalchemy.exc.InterfaceError, _database_unavailable)
+    # No free pooled connection within the pool timeout: busy, not broken; retry later.
+    app.add_exception_handler(sqlalchemy.exc.TimeoutError, _database_unavailable)
     app.add_exception_handler(GridmapError, _only(GridmapError, _domain_error))
     app.add_exception_handler(
         RequestValidationError, _only(RequestValidationError, _validation_error)

@@ -17,4 +17,4 @@ class ApiState(ServiceState):
 
     def __init__(self, settings: Settings, engine: Engine):
         super().__init__(settings, engine)
-        self.keys = KeyCache(settings.key_cache_seconds)
+        self.keys = KeyCache(settings.key_cache_seconds, settings.key_grace_seconds)

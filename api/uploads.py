@@ -92,26 +92,3 @@ def unpack_if_zip(path: Path) -> Path:
             "压缩包内没有 .shp、.gpkg 或 .geojson 文件；请加入边界文件后重新压缩",
         )
     return found[0]
-
-
-def parse_column_map(text: str | None) -> dict[str, str] | None:
-    """``code=编码,name=名称,parent=上级编码`` → dict (``parent`` means parent_code)."""
-    if not text:
-        return None
-    out: dict[str, str] = {}
-    for part in text.replace("，", ",").split(","):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise InvalidInput(
-                f"--map entry {part!r} is not field=column", f"--map 项 {part!r} 应为 字段=列名"
-            )
-        field, col = (x.strip() for x in part.split("=", 1))
-        field = {"parent": "parent_code"}.get(field, field)
-        if field not in ("code", "name", "parent_code", "level"):
-            raise InvalidInput(
-                f"--map field {field!r} unknown; use code, name, parent or level",
-                f"--map 字段 {field!r} 未知；可用 code、name、parent、level",
-            )
-        out[field] = col
-    return out

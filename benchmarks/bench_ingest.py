@@ -60,8 +60,10 @@ def main() -> None:
             workers = registers.worker_ids(conn)
             district = bstore.units_frame(conn, levels=("district",)).geometry.union_all()
             uploads = [
+                # Moved back in time (new tracks each copy): fixes over a day ahead of
+                # the clock are dropped as implausible.
                 pings.assign(
-                    time=pings["time"] + pd.Timedelta(days=400 + span * (k + run * args.copies))
+                    time=pings["time"] - pd.Timedelta(days=400 + span * (k + run * args.copies))
                 )
                 for k in range(args.copies)
             ]

@@ -20,9 +20,9 @@ import shapely
 from geo.crs import CRS, UnknownCRSError, from_wgs84, parse_crs
 from geo.errors import InvalidInput
 from geo.settings import STORAGE_SRID
-from geo.vocab import LEVELS
+from geo.vocab import BOUNDARY_EXPORT_FORMATS, LEVELS
 
-FORMATS = ("gpkg", "geojson", "shp", "csv")
+FORMATS = BOUNDARY_EXPORT_FORMATS
 LAYERS = (*LEVELS, "special_grid")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # dBase field names stop at 10 characters; these short forms are what the importer reads.

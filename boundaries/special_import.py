@@ -28,6 +28,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import Connection
 
 from geo.errors import InvalidInput
+from geo.io.fieldmap import parse_field_map
 from geo.services import special_edits
 from geo.settings import STORAGE_SRID
 from geo.topology.fixes import make_valid_all
@@ -86,25 +87,7 @@ def map_kind(value) -> tuple[str, bool]:
 
 def parse_special_column_map(text: str | None) -> dict[str, str] | None:
     """``code=编码,kind=类别,responsible_unit=管理部门`` → dict, for special grids."""
-    if not text:
-        return None
-    allowed = ("code", *FIELDS)
-    out: dict[str, str] = {}
-    for part in text.replace("，", ",").split(","):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise InvalidInput(
-                f"--map entry {part!r} is not field=column", f"--map 项 {part!r} 应为 字段=列名"
-            )
-        name, col = (x.strip() for x in part.split("=", 1))
-        if name not in allowed:
-            raise InvalidInput(
-                f"--map field {name!r} unknown for special grids; use {', '.join(allowed)}",
-                f"专属网格的 --map 字段 {name!r} 未知；可用 {'、'.join(allowed)}",
-            )
-        out[name] = col
-    return out
+    return parse_field_map(text, ("code", *FIELDS))
 
 
 def special_columns(columns: list[str], overrides: dict[str, str] | None = None) -> dict[str, str]:

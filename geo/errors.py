@@ -43,6 +43,13 @@ class Conflict(GridmapError):
     slug = "conflict"
 
 
+class AlreadyReceived(Conflict):
+    """A case with this source + external_id is stored already, outside what the caller
+    may read: acknowledged without its id or details."""
+
+    slug = "already-received"
+
+
 class StaleVersion(Conflict):
     """An edit named a version (If-Match) that is no longer the live one."""
 
@@ -65,3 +72,10 @@ class NotReady(GridmapError):
     """The service cannot answer yet (e.g. no boundaries loaded)."""
 
     slug = "not-ready"
+
+
+class Busy(NotReady):
+    """Another request holds what this one needs longer than a request may wait (e.g.
+    the same case, in an upload not committed yet); nothing changed, retry shortly."""
+
+    slug = "busy"

@@ -76,6 +76,15 @@ class ServiceSettings(_GridmapSettings):
     key_cache_seconds: float = Field(
         default=10.0, description="How long a worker trusts a looked-up key (revocation delay)."
     )
+    # 15 minutes covers a PostGIS restart, minor upgrade or failover, while bounding how
+    # long a key revoked just before an outage (and not used since) could still geocode.
+    key_grace_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description="While PostGIS is unavailable, a key the worker last saw valid keeps "
+        "working this long after that check, for reverse geocoding and search only "
+        "(writes 503); unknown keys 503. 0: no grace.",
+    )
     require_api_key: bool = Field(
         default=False,
         description="Refuse callers without an API key (turn on outside a local demo).",
@@ -93,6 +102,18 @@ class ServiceSettings(_GridmapSettings):
         description="Accept OGC API PUT/PATCH/DELETE without If-Match (QGIS does not send "
         "it). Writes stay serialised, validated and audited, but a colleague's edit made "
         "since the client loaded the feature can be overwritten.",
+    )
+    # Sign-in of people (api/sessions.py): server-side sessions in PostgreSQL.
+    session_idle_minutes: float = Field(
+        default=30.0, description="A signed-in page session ends after this long unused."
+    )
+    session_max_hours: float = Field(
+        default=12.0, description="A session ends this long after sign-in, used or not."
+    )
+    secure_cookies: bool = Field(
+        default=False,
+        description="Mark the session cookie Secure even when the request did not arrive "
+        "over https (set it behind a TLS-terminating proxy).",
     )
     # Security (api/security.py): browser origins allowed by CORS, none by default.
     cors_origins: list[str] = Field(

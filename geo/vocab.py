@@ -36,6 +36,21 @@ INCIDENT_ACTIONS: tuple[str, ...] = ("assign", "escalate", "close", "reopen")
 WORKER_ROLES: tuple[str, ...] = ("worker", "leader", "volunteer", "patroller")
 PATROL_MODES: tuple[str, ...] = ("foot", "bicycle", "vehicle")
 BOUNDARY_SET_STATUSES: tuple[str, ...] = ("draft", "active", "retired")
+#: File formats boundaries are exported in (boundaries.export, `gridmap export --format`).
+BOUNDARY_EXPORT_FORMATS: tuple[str, ...] = ("gpkg", "geojson", "shp", "csv")
+#: Least forward-geocoder score (0–100) that places a ledger row by its address.
+LEDGER_MIN_SCORE = 60.0
 
 #: Local time of every district we serve (dates of visits, "today", due times).
 TZ = "Asia/Shanghai"
+
+# Plausible values (checked by geo.plausible at every door: API models, files, rows).
+#: Earliest time accepted for an incident or a patrol fix (ISO 8601, UTC).
+EARLIEST_TIME = "2000-01-01T00:00:00+00:00"
+#: How far ahead of the server's clock a time may lie (clocks of phones run fast).
+MAX_FUTURE_HOURS = 24
+#: Longest name (a unit, special grid, compound, person) in characters.
+MAX_NAME_CHARS = 200
+#: Codes (units, special grids, workers): letters, digits, ``_`` and ``-`` only.
+CODE_PATTERN = r"^[0-9A-Za-z_-]+$"
+MAX_CODE_CHARS = 64

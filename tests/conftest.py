@@ -52,7 +52,7 @@ def _drop_stale_test_databases(admin_dsn: str) -> None:
     """Drop test databases of runs that died before their teardown."""
     import psycopg
 
-    pattern = "^gridmap_test(_migrations|_edits)?_[0-9]+$"
+    pattern = "^gridmap_test(_migrations|_edits|_roles)?_[0-9]+$"
     with psycopg.connect(admin_dsn, autocommit=True) as c:
         names = [
             r[0]

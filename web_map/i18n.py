@@ -100,6 +100,23 @@ STRINGS: dict[str, dict[str, str]] = {
         "slider.title": "日期",
         "slider.all": "整个时段",
         "dashboard.window": "统计时段：{start} 至 {end}（{days} 天），对比上期 {pstart} 至 {pend}",
+        "login.title": "登录 · 网格地图服务",
+        "login.heading": "登录网格地图服务",
+        "login.login": "登录名",
+        "login.password": "密码",
+        "login.submit": "登录",
+        "login.other_lang": "English",
+        "login.hint": "账号由管理员开通；忘记密码请联系管理员重置。",
+        "login.error": "登录名或密码不正确，或多次失败后账号暂时锁定（请几分钟后再试）。",
+        "login.error_site": "登录请求并非来自本站页面，已拒绝。请直接打开本站的登录页。",
+        "password.title": "设置新密码 · 网格地图服务",
+        "password.heading": "请设置新密码",
+        "password.current": "当前密码",
+        "password.new": "新密码（至少 10 个字符，不含登录名）",
+        "password.repeat": "再次输入新密码",
+        "password.submit": "保存新密码",
+        "password.hint": "首次登录或管理员重置密码后，须先设置自己的新密码。",
+        "password.mismatch": "两次输入的新密码不一致。",
     },
     "en": {
         "html.lang": "en",
@@ -189,6 +206,27 @@ STRINGS: dict[str, dict[str, str]] = {
         "dashboard.window": (
             "Window: {start} to {end} ({days} days), compared with {pstart} to {pend}"
         ),
+        "login.title": "Sign in · Grid map service",
+        "login.heading": "Sign in to the grid map service",
+        "login.login": "Login name",
+        "login.password": "Password",
+        "login.submit": "Sign in",
+        "login.other_lang": "中文",
+        "login.hint": "Accounts are opened by an administrator; ask them to reset a "
+        "forgotten password.",
+        "login.error": "Wrong login name or password, or the account is locked for a "
+        "while after repeated failures (try again in a few minutes).",
+        "login.error_site": "This sign-in did not come from this site's own page and was "
+        "refused. Open the site's login page directly.",
+        "password.title": "New password · Grid map service",
+        "password.heading": "Choose a new password",
+        "password.current": "Current password",
+        "password.new": "New password (at least 10 characters, not the login name)",
+        "password.repeat": "New password again",
+        "password.submit": "Save the new password",
+        "password.hint": "After the first sign-in or a reset by an administrator, choose "
+        "your own password first.",
+        "password.mismatch": "The two new passwords differ.",
     },
 }
 

@@ -13,28 +13,27 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
-from sqlalchemy import Engine
 
-from geo import topology
 from geo.errors import GridmapError
-from geo.services import boundaries as uc
-from geo.services import fixes, publish, special_edits
-from geo.settings import Settings
-from geo.store.db import make_engine
+from geo.vocab import BOUNDARY_EXPORT_FORMATS
 
-from api.uploads import parse_column_map
-from boundaries import sets, special_import
-from boundaries.export import FORMATS, export_boundaries
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from geo import topology
 
 Fail = Callable[..., NoReturn]
 
 
 @contextmanager
 def _engine() -> Iterator[Engine]:
+    from geo.settings import Settings
+    from geo.store.db import make_engine
+
     engine = make_engine(Settings())
     try:
         yield engine
@@ -90,6 +89,10 @@ def register(app: typer.Typer, console: Any, fail: Fail) -> None:
 
 def _import_special(show: _Show, fail: Fail, file: Path, **kw: Any) -> None:
     """``import --level special``: checked whole, reported per code, written on --apply."""
+    from geo.services import policy, special_edits
+
+    from boundaries import special_import
+
     options = {k: kw[k] for k in ("layer", "crs", "encoding", "make_valid")}
     try:
         incoming = special_import.read_special_file(
@@ -99,6 +102,7 @@ def _import_special(show: _Show, fail: Fail, file: Path, **kw: Any) -> None:
             report = special_edits.import_special_grids(
                 engine,
                 incoming,
+                who=policy.operator(),
                 source=file.name,
                 retire_missing=kw["retire_missing"],
                 apply=kw["apply"],
@@ -117,6 +121,12 @@ def _import_special(show: _Show, fail: Fail, file: Path, **kw: Any) -> None:
 
 def _import_set(show: _Show, fail: Fail, file: Path, **kw: Any) -> None:
     """``import``: a boundary file as a DRAFT set, with its findings."""
+    from geo.io.fieldmap import parse_boundary_map
+    from geo.services import boundaries as uc
+    from geo.services import policy
+
+    from boundaries import sets
+
     try:
         show.console.print(f"· reading {file.name}")
         units, repaired = sets.read_units(
@@ -125,7 +135,7 @@ def _import_set(show: _Show, fail: Fail, file: Path, **kw: Any) -> None:
             layer=kw["layer"],
             crs=kw["crs"],
             encoding=kw["encoding"],
-            column_map=parse_column_map(kw["map_"]),
+            column_map=parse_boundary_map(kw["map_"]),
             make_valid=kw["make_valid"],
         )
         show.console.print("· validating")
@@ -133,6 +143,7 @@ def _import_set(show: _Show, fail: Fail, file: Path, **kw: Any) -> None:
             done = uc.import_boundary_set(
                 engine,
                 units,
+                who=policy.operator(),
                 name=kw["name"] or file.name,
                 author=kw["author"],
                 source=file.name,
@@ -215,12 +226,20 @@ def _register_fix(app: typer.Typer, show: _Show, fail: Fail) -> None:
         author: Annotated[str, typer.Option(help="Who fixes (recorded)")] = "cli",
     ) -> None:
         """Apply a fix helper to a DRAFT set (never the live map); shows findings after."""
+        from geo.services import fixes, policy
+
         if fix not in fixes.SHORT_NAMES and fix not in fixes.FIXES:
             fail(f"unknown fix {fix!r}; use snap, gap or overlap\n未知修复 {fix!r}")
         try:
             with _engine() as engine:
                 result = fixes.fix_draft(
-                    engine, set_id, fix, codes, tolerance_m=tolerance_m, author=author
+                    engine,
+                    set_id,
+                    fix,
+                    codes,
+                    who=policy.operator(),
+                    tolerance_m=tolerance_m,
+                    author=author,
                 )
         except GridmapError as exc:
             fail(f"{exc.message}\n{exc.message_zh}")
@@ -245,6 +264,9 @@ def _register_validate(app: typer.Typer, show: _Show, fail: Fail) -> None:
         geojson: Annotated[Path | None, typer.Option(help="Also write findings as GeoJSON")] = None,
     ) -> None:
         """Check a draft set (or the live map) for topology and code problems."""
+        from geo import topology
+        from geo.services import boundaries as uc
+
         try:
             with _engine() as engine:
                 findings = uc.set_findings(engine, set_id)
@@ -273,10 +295,17 @@ def _register_publish(app: typer.Typer, show: _Show, fail: Fail) -> None:
         ] = None,
     ) -> None:
         """Make a draft live: one transaction; only changed units get new versions."""
+        from geo.services import policy, publish
+
         try:
             with _engine() as engine:
                 done = publish.publish_set(
-                    engine, set_id, author=author, reason=reason, override_reason=override_reason
+                    engine,
+                    set_id,
+                    who=policy.operator(),
+                    author=author,
+                    reason=reason,
+                    override_reason=override_reason,
                 )
         except GridmapError as exc:
             fail(f"{exc.message}\n{exc.message_zh}")
@@ -291,13 +320,17 @@ def _register_export(app: typer.Typer, show: _Show, fail: Fail) -> None:
     @app.command("export")
     def export_cmd(
         out: Annotated[Path, typer.Option(help="File (gpkg/geojson/csv) or folder (shp)")],
-        format: Annotated[str, typer.Option(help="|".join(FORMATS))] = "gpkg",
+        format: Annotated[str, typer.Option(help="|".join(BOUNDARY_EXPORT_FORMATS))] = "gpkg",
         crs: Annotated[str | None, typer.Option(help="wgs84|gcj02|bd09|cgcs2000|EPSG:n")] = None,
         as_of: Annotated[
             datetime | None, typer.Option(help="The map as it was then (ISO date/time)")
         ] = None,
     ) -> None:
         """Write the live (or dated) boundaries and special grids to a file."""
+        from geo.services import boundaries as uc
+
+        from boundaries.export import export_boundaries
+
         try:
             with _engine() as engine:
                 units, special = uc.map_at(engine, as_of)
@@ -314,6 +347,8 @@ def _register_sets(app: typer.Typer, show: _Show) -> None:
     @app.command("sets")
     def sets_cmd() -> None:
         """List boundary sets (drafts, active, retired)."""
+        from geo.services import boundaries as uc
+
         with _engine() as engine:
             rows = uc.list_sets(engine)
         table = Table("id", "status", "units", "name", "author", "created", "activated")

@@ -8,22 +8,18 @@ beyond memory for one chunk.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pyarrow as pa
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from geo.crs import parse_crs
 from geo.errors import GridmapError
-from geo.lookup.locator import GridLocator
-from geo.services import geocode as service
-from geo.services.state import ServiceState
-from geo.settings import Settings
-from geo.store.db import make_engine
 
 from api.cli.common import Fail
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from geo.lookup.locator import GridLocator
 
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".arrows": "arrow"}
 
@@ -48,6 +44,10 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
         out = out or file.with_name(f"{file.stem}.geocoded{file.suffix}")
         if out.resolve() == file.resolve():
             fail("--out must differ from FILE")
+        from geo.services.state import ServiceState
+        from geo.settings import Settings
+        from geo.store.db import make_engine
+
         settings = Settings()
         engine = make_engine(settings)
         try:
@@ -78,6 +78,17 @@ def _geocode_file(
     console: Console,
 ) -> int:
     """Check, answer and write ``file`` to ``out`` with a progress bar; the row count."""
+    import pyarrow as pa
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from geo.crs import parse_crs
+    from geo.services import geocode as service
 
     def opener() -> pa.NativeFile:
         return pa.memory_map(str(file))

@@ -17,25 +17,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import Engine
 
 from geo.errors import GridmapError
-from geo.incidents.categories import check_categories
-from geo.settings import Settings
-from geo.store.dashboard import DashboardFilters
-from geo.store.db import make_engine
 
-from web_map.assets import inline_assets
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from geo.settings import Settings
 
 STATIC_URL = "/static"
 
-PageBuilder = Callable[[Engine, Settings, str, dict[str, Any]], str]
+PageBuilder = Callable[["Engine", "Settings", str, dict[str, Any]], str]
 
 
 def _dashboard(engine: Engine, settings: Settings, lang: str, options: dict[str, Any]) -> str:
+    from geo.store.dashboard import DashboardFilters
+
     from web_map.pages.dashboard import render_dashboard
 
     return render_dashboard(
@@ -95,6 +95,11 @@ def export_page(
     KeyError
         For an unknown page name.
     """
+    from geo.settings import Settings
+    from geo.store.db import make_engine
+
+    from web_map.assets import inline_assets
+
     builders = BUILDERS if builders is None else builders
     if name not in builders:
         raise KeyError(f"no map called {name!r}; known: {sorted(builders)}")
@@ -131,6 +136,8 @@ def register(app: typer.Typer, console, fail) -> None:
         """Write the supervisor dashboard as one HTML file (no request when opened)."""
         if lang not in ("zh", "en"):
             fail(f"--lang must be zh or en, not {lang!r}")
+        from geo.incidents.categories import check_categories
+
         try:
             size = export_page(
                 "dashboard",

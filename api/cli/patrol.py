@@ -6,20 +6,17 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from geo.errors import GridmapError, NotFound
-from geo.services import patrol as service
-from geo.services.state import ServiceState
-from geo.settings import Settings
-from geo.store.db import make_engine
 
 from api.cli.common import Fail
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.console import Console
 
 
 def register(app: typer.Typer, console: Console, fail: Fail) -> None:
@@ -34,6 +31,11 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
         mode: Annotated[str, typer.Option(help="foot|bicycle|vehicle")] = "foot",
     ) -> None:
         """Clean, path-fill and store patrol tracks (GPX, GeoJSON, CSV pings)."""
+        from geo.services import patrol as service
+        from geo.services.state import ServiceState
+        from geo.settings import Settings
+        from geo.store.db import make_engine
+
         settings = Settings()
         engine = make_engine(settings)
         try:
@@ -71,6 +73,10 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
         ] = None,
     ) -> None:
         """Patrol coverage per grid below a unit: share of cells visited, stale grids."""
+        from geo.services import patrol as service
+        from geo.settings import Settings
+        from geo.store.db import make_engine
+
         last = date.fromisoformat(end) if end else date.today()
         first = last - timedelta(days=days - 1)
         engine = make_engine(Settings())
@@ -86,6 +92,9 @@ def register(app: typer.Typer, console: Console, fail: Fail) -> None:
 def _print_coverage(
     console: Console, units: pd.DataFrame, code: str, first: date, last: date
 ) -> None:
+    import pandas as pd
+    from rich.table import Table
+
     rows = units[units["code"].str.startswith(code)]
     table = Table("code", "name", "cells", "visited", "share", "days since last visit")
     for r in rows.itertuples():

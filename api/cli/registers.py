@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from geo.errors import GridmapError
-from geo.registers import MIN_SCORE, RowReport, parse_field_map
-from geo.services import ledgers
-from geo.services import registers as uc
-from geo.settings import Settings
-from geo.store.db import make_engine
+from geo.io.fieldmap import parse_field_map
+from geo.vocab import LEDGER_MIN_SCORE
 
 from api.cli.common import console, fail
+
+if TYPE_CHECKING:
+    from geo.registers import RowReport
 
 _STYLE = {"fatal": "red", "unlocatable": "yellow", "duplicate": "dim", "located": "cyan"}
 KINDS = ("compounds", "workers", "special_grids")
@@ -80,12 +80,17 @@ def import_cmd(
         str | None, typer.Option("--map", help="field=header,… e.g. name=楼院")
     ] = None,
     encoding: Annotated[str | None, typer.Option(help="CSV encoding (detected)")] = None,
-    min_score: Annotated[float, typer.Option(help="Least geocoder score")] = MIN_SCORE,
+    min_score: Annotated[float, typer.Option(help="Least geocoder score")] = LEDGER_MIN_SCORE,
     author: Annotated[str, typer.Option(help="Who imports (recorded)")] = "cli",
 ) -> None:
     """Import a ledger: a per-row report; writes only with --commit, all or nothing."""
     if kind not in KINDS:
         fail("--kind must be compounds, workers or special_grids / --kind 取值有误")
+    from geo.registers import RowReport
+    from geo.services import ledgers, policy
+    from geo.settings import Settings
+    from geo.store.db import make_engine
+
     engine = make_engine(Settings())
     try:
         out = ledgers.import_ledger(
@@ -94,6 +99,7 @@ def import_cmd(
             file.name,
             kind,
             commit=commit,
+            who=policy.operator(),
             actor=author,
             gazetteer=ledgers.offline_gazetteer(engine) if kind == "compounds" else None,
             column_map=parse_field_map(column_map),
@@ -123,7 +129,14 @@ def export_cmd(
     unit: Annotated[str | None, typer.Option(help="Only inside this unit code")] = None,
     crs: Annotated[str, typer.Option(help="CRS of the coordinates")] = "wgs84",
 ) -> None:
-    """Export a register in the import layout, with the grid each row falls in."""
+    """Export a register in the import layout, with the grid each row falls in.
+
+    Phone numbers are written whole: the command runs as an operator with direct
+    database access (the API's export masks them as its single-item reads do)."""
+    from geo.services import ledgers
+    from geo.settings import Settings
+    from geo.store.db import make_engine
+
     fmt = "csv" if out.suffix.lower() == ".csv" else "xlsx"
     engine = make_engine(Settings())
     try:
@@ -145,6 +158,10 @@ def workload_cmd(
 ) -> None:
     """Workload per grid / 网格工作量: households, compounds, unowned, special grids,
     incidents per month; the largest first."""
+    from geo.services import registers as uc
+    from geo.settings import Settings
+    from geo.store.db import make_engine
+
     engine = make_engine(Settings())
     try:
         data = uc.workload(engine, months)

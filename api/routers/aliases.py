@@ -15,18 +15,17 @@ from geo.services import aliases as uc
 from api.auth import CallerDep, require_scope
 from api.deps import State
 from api.schemas import DbId
+from api.validation import Actor
 
 router = APIRouter(prefix="/v1", tags=["geocoding"])
 EDIT, READ = require_scope("edit"), require_scope("read")
 
 
 class AliasIn(BaseModel):
-    target: str = Field(
-        min_length=1,
-        max_length=200,
+    target: Actor = Field(
         description="Code of a unit or special grid, a compound's key, or an exact name",
     )
-    alias: str = Field(min_length=1, max_length=200, description="The other name")
+    alias: Actor = Field(description="The other name")
 
 
 class AliasOut(BaseModel):
@@ -57,9 +56,9 @@ def list_aliases(
 def add_alias(state: State, caller: CallerDep, body: AliasIn) -> AliasAdded:
     """Add an alias; the same pair again changes nothing. A target that names nothing is
     stored but reported (``matches: false``) so a typo does not pass unnoticed."""
-    return AliasAdded(**uc.add_alias(state, body.target, body.alias, actor=caller.name))
+    return AliasAdded(**uc.add_alias(state, body.target, body.alias, who=caller))
 
 
 @router.delete("/aliases/{alias_id}", status_code=204, dependencies=[EDIT])
 def delete_alias(state: State, caller: CallerDep, alias_id: DbId) -> None:
-    uc.delete_alias(state, alias_id, actor=caller.name)
+    uc.delete_alias(state, alias_id, who=caller)

@@ -13,6 +13,7 @@ from geo.services import history as hist
 from api.auth import require_scope
 from api.deps import State
 from api.features import jsonable
+from api.validation import BIGINT_MAX
 
 router = APIRouter(prefix="/v1", tags=["grid edits"])
 READ = require_scope("read")
@@ -42,7 +43,7 @@ def audit_log(
     actor: str | None = None,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: int | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=BIGINT_MAX)] = None,
 ) -> dict[str, Any]:
     """Who changed what, when and why — newest first; page with before_id."""
     rows = hist.audit_entries(

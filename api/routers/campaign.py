@@ -11,9 +11,10 @@ from pydantic import BaseModel, Field
 
 from geo.services import registers as uc
 
-from api.auth import require_scope
+from api.auth import CallerDep, require_scope
 from api.deps import State
 from api.schemas import DbId
+from api.validation import Actor, Label, PersonName, Reason
 
 router = APIRouter(prefix="/v1/registers", tags=["registers"])
 EDIT, READ = require_scope("edit"), require_scope("read")
@@ -23,19 +24,19 @@ Stage = Literal["not_started", "in_progress", "struck_off"]
 
 
 class WorkIn(BaseModel):
-    work: str = Field(min_length=1, max_length=200)
+    work: Label
     done_on: date | None = None
 
 
 class GovernanceIn(BaseModel):
-    issues: list[str] = Field(default_factory=list, description="无门禁, 无路灯, 路面破损 …")
+    issues: list[Label] = Field(default_factory=list, description="无门禁, 无路灯, 路面破损 …")
     mode: Mode | None = None
     committee_formed: bool = False
     works: list[WorkIn] = Field(default_factory=list)
     struck_off_on: date | None = Field(default=None, description="销号 date")
-    verified_by: str | None = Field(default=None, max_length=100)
-    actor: str = Field(min_length=1, max_length=200)
-    reason: str | None = Field(default=None, max_length=2000)
+    verified_by: PersonName | None = None
+    actor: Actor
+    reason: Reason | None = None
 
 
 class GovernanceOut(BaseModel):
@@ -89,9 +90,11 @@ def get_governance(state: State, compound_id: DbId) -> GovernanceOut:
     "/compounds/{compound_id}/governance", response_model=GovernanceOut, dependencies=[EDIT]
 )
 def put_governance(
-    state: State, compound_id: DbId, body: Annotated[GovernanceIn, Body()]
+    state: State, caller: CallerDep, compound_id: DbId, body: Annotated[GovernanceIn, Body()]
 ) -> GovernanceOut:
     """Record issues, the management mode, the owners' committee, works and 销号."""
     record = body.model_dump(exclude={"actor", "reason"}, mode="json")
-    out = uc.put_governance(state.engine, compound_id, record, actor=body.actor, reason=body.reason)
+    out = uc.put_governance(
+        state.engine, compound_id, record, who=caller, actor=body.actor, reason=body.reason
+    )
     return GovernanceOut(**out)

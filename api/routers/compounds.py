@@ -12,9 +12,10 @@ from geo.crs import from_wgs84, to_wgs84
 from geo.services import registers as uc
 from geo.store.registers import COMPOUND_FIELDS
 
-from api.auth import require_scope
+from api.auth import CallerDep, require_scope
 from api.deps import State
 from api.schemas import Coordinate, CRSName, DbId, PageOffset
+from api.validation import Actor, Address, Count, Label, Name, Reason
 
 router = APIRouter(prefix="/v1/registers", tags=["registers"])
 EDIT, READ = require_scope("edit"), require_scope("read")
@@ -29,28 +30,28 @@ class LocationIn(BaseModel):
 
 
 class CompoundIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    address: str | None = Field(default=None, max_length=500)
-    households: int | None = Field(default=None, ge=0)
-    buildings: int | None = Field(default=None, ge=0)
+    name: Name
+    address: Address | None = None
+    households: Count | None = None
+    buildings: Count | None = None
     year_built: int | None = Field(default=None, ge=1800, le=2100)
     management_type: ManagementType
     location: LocationIn
-    key: str | None = Field(default=None, max_length=200, description="Stable key (编号)")
-    actor: str = Field(min_length=1, max_length=200)
-    reason: str | None = Field(default=None, max_length=2000)
+    key: Label | None = Field(default=None, description="Stable key (编号)")
+    actor: Actor
+    reason: Reason | None = None
 
 
 class CompoundPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    address: str | None = Field(default=None, max_length=500)
-    households: int | None = Field(default=None, ge=0)
-    buildings: int | None = Field(default=None, ge=0)
+    name: Name | None = None
+    address: Address | None = None
+    households: Count | None = None
+    buildings: Count | None = None
     year_built: int | None = Field(default=None, ge=1800, le=2100)
     management_type: ManagementType | None = None
     location: LocationIn | None = None
-    actor: str = Field(min_length=1, max_length=200)
-    reason: str | None = Field(default=None, max_length=2000)
+    actor: Actor
+    reason: Reason | None = None
 
 
 class CompoundOut(BaseModel):
@@ -120,17 +121,21 @@ def get_compound(state: State, compound_id: DbId, crs: CRSName = "wgs84") -> Com
 
 
 @router.post("/compounds", status_code=201, response_model=CompoundOut, dependencies=[EDIT])
-def create_compound(state: State, body: Annotated[CompoundIn, Body()]) -> CompoundOut:
+def create_compound(
+    state: State, caller: CallerDep, body: Annotated[CompoundIn, Body()]
+) -> CompoundOut:
     """Add a compound placed by hand; its grid follows from the location."""
     lon, lat = wgs84(body.location)
     fields = body.model_dump(include=set(COMPOUND_FIELDS))
-    created = uc.create_compound(state.engine, fields, lon, lat, actor=body.actor, key=body.key)
+    created = uc.create_compound(
+        state.engine, fields, lon, lat, who=caller, actor=body.actor, key=body.key
+    )
     return compound_out(created)
 
 
 @router.patch("/compounds/{compound_id}", response_model=CompoundOut, dependencies=[EDIT])
 def update_compound(
-    state: State, compound_id: DbId, body: Annotated[CompoundPatch, Body()]
+    state: State, caller: CallerDep, compound_id: DbId, body: Annotated[CompoundPatch, Body()]
 ) -> CompoundOut:
     """Change fields or move the compound (the grid is recomputed)."""
     changes = body.model_dump(include=set(COMPOUND_FIELDS), exclude_unset=True)
@@ -142,7 +147,14 @@ def update_compound(
     if body.location is not None:
         lon, lat = wgs84(body.location)
     updated = uc.update_compound(
-        state.engine, compound_id, changes, actor=body.actor, lon=lon, lat=lat, reason=body.reason
+        state.engine,
+        compound_id,
+        changes,
+        who=caller,
+        actor=body.actor,
+        lon=lon,
+        lat=lat,
+        reason=body.reason,
     )
     return compound_out(updated)
 
@@ -150,15 +162,16 @@ def update_compound(
 @router.delete("/compounds/{compound_id}", status_code=204, dependencies=[EDIT])
 def delete_compound(
     state: State,
+    caller: CallerDep,
     compound_id: DbId,
     actor: Annotated[str, Query(min_length=1, max_length=200)],
     reason: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> Response:
-    uc.delete_compound(state.engine, compound_id, actor=actor, reason=reason)
+    uc.delete_compound(state.engine, compound_id, who=caller, actor=actor, reason=reason)
     return Response(status_code=204)
 
 
 @router.post("/compounds/recompute-grids", response_model=RecomputeOut, dependencies=[EDIT])
-def recompute_grids(state: State) -> RecomputeOut:
+def recompute_grids(state: State, caller: CallerDep) -> RecomputeOut:
     """Recompute every compound's grid from its location (after boundaries changed)."""
-    return RecomputeOut(updated=uc.recompute_compound_grids(state.engine))
+    return RecomputeOut(updated=uc.recompute_compound_grids(state.engine, who=caller))

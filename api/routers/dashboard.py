@@ -17,8 +17,9 @@ from geo.errors import NotFound
 from geo.incidents.categories import check_categories
 from geo.store.dashboard import DashboardFilters
 
-from api.auth import CallerDep, area_within_jurisdiction
+from api.auth import area_within_jurisdiction
 from api.deps import State
+from api.sessions import PageCallerDep
 from web_map.basemaps import read_local_tile, settings_basemap
 from web_map.pages.dashboard import dashboard_page
 
@@ -30,7 +31,7 @@ STATIC_URL = "/static"
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(
     state: State,
-    caller: CallerDep,
+    caller: PageCallerDep,  # signed out: to /login when sign-in is required
     start: Annotated[str | None, Query(alias="from", description="First day (Beijing)")] = None,
     end: Annotated[str | None, Query(alias="to", description="Last day (Beijing)")] = None,
     days: Annotated[int, Query(ge=1, le=366, description="window length in days")] = 30,

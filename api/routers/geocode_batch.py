@@ -29,6 +29,7 @@ from geo.io.tables import Opener
 from geo.services import geocode as service
 from geo.services.geocode import TooLarge
 
+from api.auth import require_scope
 from api.deps import Geocoder
 from api.errors import problem
 
@@ -99,6 +100,8 @@ _FILE_CONTENT: dict[str, dict[str, Any]] = {
 
 @router.post(
     "/reverse/batch",
+    # Keys required: the geocode scope, as the single reverse lookup (was open to all).
+    dependencies=[require_scope("geocode")],
     response_model=BatchReverseResponse,
     summary="Many points → grid and chain / 批量坐标 → 所属网格",
     responses={

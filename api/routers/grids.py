@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -21,11 +20,12 @@ from pydantic import BaseModel, Field
 from geo.services import edits
 from geo.services import history as hist
 
-from api.auth import Caller, CallerDep, require_scope, require_unit_code
+from api.auth import Caller, CallerDep, require_scope
 from api.deps import State
-from api.edit_input import DryRun, EditIn, GeometryIn, IfMatch, author_of, etags, geometry_in
+from api.edit_input import DryRun, EditIn, GeometryIn, IfMatch, etags, geometry_in
 from api.features import FeatureOut, jsonable, unit_feature
 from api.schemas import CRSName
+from api.validation import Name
 
 router = APIRouter(prefix="/v1", tags=["grid edits"])
 EDIT, READ = require_scope("edit"), require_scope("read")
@@ -44,7 +44,7 @@ class LineIn(EditIn):
 
 
 class SplitIn(LineIn):
-    new_name: str | None = Field(default=None, max_length=200)
+    new_name: Name | None = None
 
 
 class BorderIn(LineIn):
@@ -93,12 +93,12 @@ def _run(
         state.engine,
         operation,
         *args,
+        who=caller,
         if_match=dict.fromkeys(codes, tags),
-        author=author_of(caller, body),
+        author=body.author,
         reason=body.reason,
         dry_run=dry_run,
-        authorize=partial(require_unit_code, caller),
-        also_authorize=also_check,  # a planner edits their own units
+        also_authorize=also_check,  # the policy: a planner edits their own units
         **options,
     )
     if not dry_run:

@@ -14,6 +14,7 @@ from api.auth import require_scope
 from api.deps import State
 from api.features import FeatureOut, geometry_out, jsonable, unit_feature
 from api.schemas import CRSName, DbId
+from api.validation import BIGINT_MAX
 
 router = APIRouter(prefix="/v1", tags=["grid edits"])
 READ = require_scope("read")
@@ -81,8 +82,8 @@ def unit_version(
 def unit_diff(
     state: State,
     code: str,
-    from_version: Annotated[int, Query(alias="from")],
-    to_version: Annotated[int, Query(alias="to")],
+    from_version: Annotated[int, Query(alias="from", ge=1, le=BIGINT_MAX)],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=BIGINT_MAX)],
     crs: Annotated[CRSName, Query(description="CRS of the returned geometries")] = "wgs84",
 ) -> dict[str, Any]:
     """What changed between two versions: area gained and lost, attributes."""

@@ -8,9 +8,9 @@ sent (a case is never acknowledged unless it is stored)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -19,7 +19,8 @@ from geo.services import incidents as cases
 
 from api.auth import CallerDep, require_any_scope, require_scope
 from api.deps import Geocoder, State
-from api.schemas import Coordinate, SpecialGridOut, Unit
+from api.schemas import Coordinate, DbId, SpecialGridOut, Unit
+from api.validation import Actor, Note
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 INTAKE = require_scope("intake")
@@ -80,9 +81,9 @@ class IncidentOut(BaseModel):
 
 class TransitionIn(BaseModel):
     action: str = Field(description="assign | escalate | close | reopen")
-    actor: str = Field(min_length=1, max_length=200)
-    note: str | None = Field(default=None, max_length=4000)
-    assignee: str | None = Field(default=None, max_length=200)
+    actor: Actor
+    note: Note | None = None
+    assignee: Actor | None = None
 
 
 @router.get(
@@ -104,7 +105,11 @@ async def categories(state: State) -> list[dict]:
     summary="Report incidents / 上报事件",
     dependencies=[INTAKE],
     response_model=BulkResult,
-    responses={201: {"model": IncidentOut, "description": "One incident stored"}},
+    responses={
+        201: {"model": IncidentOut, "description": "One incident stored"},
+        409: {"description": "already-received: one case stored already, outside your reach"},
+        503: {"description": "busy: the same case is being stored by another request"},
+    },
     openapi_extra={
         "requestBody": {
             "content": {
@@ -122,7 +127,14 @@ async def report_incidents(
     """One incident (JSON object) → 201 with its responsibility chain; many (JSON array,
     NDJSON, CSV or a GeoJSON FeatureCollection) → a report of stored, duplicate and
     rejected rows (each with its line and reason). Same source + external_id is never
-    stored twice."""
+    stored twice, however many requests send it at once.
+
+    One case sent again (same source + external_id) → 200 with the stored case if this
+    key may read it (as GET /v1/incidents/{id}: scope and jurisdiction); otherwise 409
+    problem+json ``already-received``: it was received, nothing was stored now, and
+    neither its id nor its details are shown (send another case with an external_id of
+    its own). 503 ``busy`` + Retry-After: a request still storing the same key (e.g. an
+    upload not committed yet) did not finish within 2 s; nothing changed."""
     ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
     feed = feeds.for_content_type(ctype)
     received = await feed.read(request.stream())
@@ -147,9 +159,7 @@ async def report_incidents(
     dependencies=[READ_CASE],
     response_model=IncidentOut,
 )
-def get_incident(
-    state: State, caller: CallerDep, incident_id: Annotated[int, Path(ge=1)]
-) -> dict[str, Any]:
+def get_incident(state: State, caller: CallerDep, incident_id: DbId) -> dict[str, Any]:
     return cases.get_incident(state, incident_id, caller)
 
 
@@ -160,7 +170,7 @@ def get_incident(
     response_model=IncidentOut,
 )
 def change_incident(
-    state: State, caller: CallerDep, incident_id: Annotated[int, Path(ge=1)], body: TransitionIn
+    state: State, caller: CallerDep, incident_id: DbId, body: TransitionIn
 ) -> dict[str, Any]:
     """Apply one lifecycle action; the history keeps who did what, when and why."""
     return cases.change_incident(

@@ -18,6 +18,7 @@ from api.deps import State
 from api.routers.compounds import CompoundOut, LocationIn, ManagementType, compound_out, wgs84
 from api.routers.workers import CallerView
 from api.schemas import CRSName, DbId
+from api.validation import Actor, Encoding
 
 router = APIRouter(prefix="/v1/registers", tags=["registers"])
 EDIT, READ = require_scope("edit"), require_scope("read")
@@ -73,13 +74,17 @@ def import_ledger(
     column_map: Annotated[
         str | None, Form(alias="map", description="field=header,… e.g. name=楼院")
     ] = None,
-    encoding: Annotated[str | None, Form(description="CSV encoding; detected if unset")] = None,
+    encoding: Annotated[
+        Encoding | None, Form(description="CSV encoding; detected if unset")
+    ] = None,
     min_score: Annotated[float, Form(ge=0, le=100)] = MIN_SCORE,
-    author: Annotated[str | None, Form(max_length=200)] = None,
+    author: Annotated[Actor | None, Form()] = None,
 ) -> ImportOut:
     """Import a ledger / 台账导入. **Dry run by default**: the per-row report says what
     would be new, changed or unchanged; with `dry_run=false` it is written all or
-    nothing (any fatal row: 422 with the report, nothing written)."""
+    nothing (any fatal row: 422 with the report, nothing written). A sheet is read
+    with bounded work (rows, columns, cells, merged ranges, unpacked size, time; see
+    geo/registers/sheet.py): past a bound, a 422 naming it (`bound`, `limit`, `found`)."""
     data = file.file.read(MAX_LEDGER_BYTES + 1)
     if len(data) > MAX_LEDGER_BYTES:
         raise InvalidInput("ledger larger than 20 MiB", "台账文件超过 20 MiB")
@@ -89,7 +94,8 @@ def import_ledger(
         file.filename or "ledger",
         kind,
         commit=not dry_run,
-        actor=author or caller.name,
+        who=caller,
+        actor=author,
         gazetteer=state.gazetteer,
         column_map=parse_field_map(column_map),
         encoding=encoding,
@@ -147,10 +153,13 @@ def list_unplaced(state: State) -> list[UnplacedOut]:
 )
 def place_unplaced(
     state: State,
+    caller: CallerDep,
     unplaced_id: DbId,
     location: Annotated[LocationIn, Body()],
     actor: Annotated[str, Query(min_length=1, max_length=200)],
 ) -> CompoundOut:
     """Place an unlocatable ledger row by hand: it becomes a compound."""
     lon, lat = wgs84(location)
-    return compound_out(uc.place_unplaced(state.engine, unplaced_id, lon, lat, actor))
+    return compound_out(
+        uc.place_unplaced(state.engine, unplaced_id, lon, lat, who=caller, actor=actor)
+    )

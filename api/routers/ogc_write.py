@@ -24,6 +24,7 @@ from geo.services import edits, special_edits
 from api.auth import CallerDep, require_scope
 from api.deps import State
 from api.edit_input import etags, geometry_in
+from api.validation import check_labels
 
 router = APIRouter(prefix="/ogc", tags=["OGC API – Features"], dependencies=[require_scope("edit")])
 DEFAULT_REASON = "edited through OGC API – Features"
@@ -62,6 +63,7 @@ def _feature(body: dict, content_crs: str | None) -> tuple[dict, Any]:
         raise InvalidInput(
             "properties must be an object", "properties 必须是对象", field="properties"
         )
+    check_labels(props, ("name", "responsible_unit", "contact_name", "author"), "properties")
     geom = None
     if body.get("geometry") is not None:
         geom = geometry_in(body["geometry"], "wgs84", "geometry")  # axes fixed below
@@ -84,8 +86,9 @@ def _conditions(state, if_match: str | None) -> set[int] | None:
     )
 
 
-def _author(caller, props: dict) -> str:
-    return caller.name if not caller.anonymous else str(props.get("author") or "anonymous")
+def _author(props: dict) -> str | None:
+    """The name the client gives: only an "on behalf of" note (the actor is the caller)."""
+    return str(props["author"]) if props.get("author") else None
 
 
 def _item_url(request: Request, collection_id: str, code: str) -> str:
@@ -99,8 +102,9 @@ def _grid_write(state, caller, code, props, geom, tags, dry_run=False):
         code,
         geom,
         props.get("name"),
+        who=caller,
         if_match={code: tags} if tags is not None else {},
-        author=_author(caller, props),
+        author=_author(props),
         reason=str(props.get("reason") or DEFAULT_REASON),
         dry_run=dry_run,
     )
@@ -124,13 +128,14 @@ def create_item(
     props, geom = _feature(body, content_crs)
     if geom is None:
         raise InvalidInput("a new feature needs a geometry", "新要素必须有几何", field="geometry")
-    author, reason = _author(caller, props), str(props.get("reason") or DEFAULT_REASON)
+    author, reason = _author(props), str(props.get("reason") or DEFAULT_REASON)
     version: int | None
     if collection_id == "grids":
         out = edits.create_grid_at(
             state.engine,
             props.get("parent_code") or None,
             geom,
+            who=caller,
             name=props.get("name"),
             author=author,
             reason=reason,
@@ -145,7 +150,7 @@ def create_item(
             )
         fields = {f: props.get(f) for f in special_edits.FIELDS}
         version = special_edits.create(
-            state.engine, code, fields, geom, author=author, reason=reason
+            state.engine, code, fields, geom, who=caller, author=author, reason=reason
         ).version
     state.refresh()
     response.headers["Location"] = _item_url(request, collection_id, code)
@@ -167,8 +172,9 @@ def _update(state, caller, collection_id, code, body, content_crs, if_match, par
             code,
             fields,
             geom,
+            who=caller,
             if_match=tags,  # None: whatever version is live (unconditional writes)
-            author=_author(caller, props),
+            author=_author(props),
             reason=str(props.get("reason") or DEFAULT_REASON),
         ).version
         state.refresh()
@@ -226,14 +232,15 @@ def delete_item(
             state.engine,
             edits.delete_grid,
             code,
+            who=caller,
             if_match={code: tags} if tags is not None else {},
-            author=caller.name,
+            author=None,
             reason=DEFAULT_REASON,
             dry_run=False,
         )
     else:
         special_edits.close(
-            state.engine, code, if_match=tags, author=caller.name, reason=DEFAULT_REASON
+            state.engine, code, who=caller, if_match=tags, author=None, reason=DEFAULT_REASON
         )
     state.refresh()
     return Response(status_code=204)

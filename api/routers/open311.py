@@ -2,9 +2,10 @@
 
 Coordinates are WGS-84 ``lat``/``long`` as the standard says; the extension parameter
 ``crs`` (wgs84 | gcj02 | bd09 | cgcs2000) accepts phone-map coordinates too, and
-``external_id`` makes a repeated POST idempotent. The feed (form → row, answers in the
-standard's terms) is :mod:`geo.services.feeds.open311`; intake is the one pipeline of
-:mod:`geo.services.intake`.
+``external_id`` makes a repeated POST idempotent: the stored request's id, or 409
+``already-received`` (no id) when that request lies outside what the key may read.
+The feed (form → row, answers in the standard's terms) is
+:mod:`geo.services.feeds.open311`; intake is the one pipeline of :mod:`geo.services.intake`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from geo.services.feeds.open311 import Open311Feed, Open311Form
 
 from api.auth import CallerDep, require_scope
 from api.deps import Geocoder, State
+from api.validation import Label, Note, is_bigint_id
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"], dependencies=[require_scope("intake")])
 
@@ -70,7 +72,13 @@ async def services(state: State) -> list[dict[str, Any]]:
 
 
 @router.post(
-    "/requests.json", summary="Open311 create request", response_model=list[RequestCreated]
+    "/requests.json",
+    summary="Open311 create request",
+    response_model=list[RequestCreated],
+    responses={
+        409: {"description": "already-received: this external_id is stored, outside your reach"},
+        503: {"description": "busy: the same request is being stored; see Retry-After"},
+    },
 )
 def create_request(
     state: State,
@@ -79,15 +87,19 @@ def create_request(
     service_code: Annotated[str, Form()],
     lat: Annotated[float, Form()],
     long: Annotated[float, Form()],
-    description: Annotated[str | None, Form(max_length=4000)] = None,
+    description: Annotated[Note | None, Form()] = None,
     requested_datetime: Annotated[str | None, Form()] = None,
     crs: Annotated[str, Form(description="Extension: wgs84|gcj02|bd09|cgcs2000")] = "wgs84",
-    external_id: Annotated[str | None, Form(max_length=200, description="Extension")] = None,
+    external_id: Annotated[Label | None, Form(description="Extension")] = None,
 ) -> list[dict[str, Any]]:
+    """A new request → its id. The same ``external_id`` again → the stored request's id
+    if this key may read it (GET requests/{id}.json), else 409 ``already-received``
+    (received already; no id, no details). 503 ``busy`` + Retry-After: another request
+    with that ``external_id`` is still being stored; nothing changed."""
     form = Open311Form(service_code, lat, long, description, requested_datetime, crs, external_id)
     feed = _feed()
-    incident_id = intake.take_in_one(state, geocoder.locator, feed, form, caller)
-    return feed.created(incident_id)
+    taken = intake.take_in_one(state, geocoder.locator, feed, form, caller)
+    return feed.created(taken.id)
 
 
 @router.get("/requests.json", summary="Open311 query requests", response_model=list[ServiceRequest])
@@ -104,7 +116,7 @@ def list_requests(
         state,
         caller,
         ids=(
-            [int(x) for x in service_request_id.split(",") if x.strip().isdigit()]
+            [int(x) for x in service_request_id.split(",") if is_bigint_id(x)]
             if service_request_id
             else None
         ),

@@ -20,9 +20,11 @@ from pydantic import BaseModel
 from geo.errors import InvalidInput
 from geo.patrol.coverage import descendant_codes
 from geo.services import patrol as service
+from geo.services import policy
 
-from api.auth import CallerDep, require_own_worker, require_scope, require_unit_code
+from api.auth import CallerDep, require_scope, require_unit_code
 from api.deps import Geocoder, State
+from api.validation import Label
 
 router = APIRouter(prefix="/v1", tags=["patrol"])
 MAX_TRACK_BYTES = 100 * 1024 * 1024
@@ -52,6 +54,12 @@ class UnitCoverageResponse(BaseModel):
     stale_grids: list[dict[str, Any]]
 
 
+def _check_uploader(engine, caller, worker_code: str) -> None:
+    """The policy: a grid worker uploads their own tracks, others their units' workers."""
+    with engine.connect() as conn:
+        policy.require_uploader_of(conn, caller, worker_code)
+
+
 @router.post(
     "/patrol/tracks",
     response_model=TrackUploadReport,
@@ -63,7 +71,9 @@ async def upload_tracks(
     geocoder: Geocoder,
     caller: CallerDep,
     file: Annotated[UploadFile, File(description=".gpx, .geojson or .csv pings")],
-    worker_id: Annotated[str | None, Form(description="For GPX/GeoJSON without worker ids")] = None,
+    worker_id: Annotated[
+        Label | None, Form(description="For GPX/GeoJSON without worker ids")
+    ] = None,
     crs: Annotated[str | None, Form(description="wgs84|gcj02|bd09|cgcs2000 if not per row")] = None,
     mode: Annotated[Literal["foot", "bicycle", "vehicle"], Form()] = "foot",
 ) -> TrackUploadReport:
@@ -84,7 +94,7 @@ async def upload_tracks(
         crs=crs,
         mode=mode,
         res=state.settings.h3_patrol_res,
-        check_worker=lambda code: require_own_worker(caller, code),
+        check_worker=lambda code: _check_uploader(state.engine, caller, code),
     )
     return TrackUploadReport(
         fixes_received=report.fixes_received,

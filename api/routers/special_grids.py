@@ -19,10 +19,11 @@ from geo.services import special_edits
 
 from api.auth import CallerDep, require_scope
 from api.deps import State
-from api.edit_input import DryRun, EditIn, IfMatch, author_of, etags, geometry_in
+from api.edit_input import DryRun, EditIn, IfMatch, etags, geometry_in
 from api.features import FeatureOut, geometry_out
 from api.schemas import CRSName
 from api.uploads import save_upload, unpack_if_zip
+from api.validation import Actor, Code, Encoding, Name, PersonName, Phone, Reason
 from boundaries import special_import
 
 router = APIRouter(prefix="/v1", tags=["grid edits"])
@@ -30,17 +31,17 @@ EDIT, READ = require_scope("edit"), require_scope("read")
 
 
 class SpecialIn(EditIn):
-    name: str | None = Field(default=None, max_length=200)
+    name: Name | None = None
     kind: str | None = Field(default=None, description="school, hospital, industrial_park …")
-    responsible_unit: str | None = Field(default=None, max_length=200)
-    contact_name: str | None = Field(default=None, max_length=100)
-    contact_phone: str | None = Field(default=None, max_length=40)
+    responsible_unit: Name | None = None
+    contact_name: PersonName | None = None
+    contact_phone: Phone | None = None
     geometry: dict[str, Any] | None = Field(default=None, description="GeoJSON (Multi)Polygon")
     crs: CRSName = "wgs84"
 
 
 class SpecialCreateIn(SpecialIn):
-    code: str = Field(min_length=1, max_length=40)
+    code: Code
 
 
 class SpecialEditOut(BaseModel):
@@ -81,10 +82,11 @@ class SpecialImportOut(BaseModel):
 @router.post("/special-grids/import", response_model=SpecialImportOut, dependencies=[EDIT])
 def import_special_grids(
     state: State,
+    caller: CallerDep,
     file: Annotated[UploadFile, File(description="GeoJSON, GeoPackage, or a zipped Shapefile")],
     layer: Annotated[str | None, Form()] = None,
     crs: Annotated[str | None, Form(description="wgs84, gcj02, bd09, cgcs2000 or EPSG:n")] = None,
-    encoding: Annotated[str | None, Form(description="e.g. GBK for old Shapefiles")] = None,
+    encoding: Annotated[Encoding | None, Form(description="e.g. GBK for old Shapefiles")] = None,
     column_map: Annotated[
         str | None, Form(alias="map", description="code=编码,kind=类别,responsible_unit=…")
     ] = None,
@@ -93,8 +95,8 @@ def import_special_grids(
         bool, Form(description="Close live special grids absent from the file")
     ] = False,
     dry_run: Annotated[bool, Form(description="Only report (default); false writes")] = True,
-    author: Annotated[str, Form(min_length=1, max_length=200)] = "api",
-    reason: Annotated[str | None, Form(max_length=2000)] = None,
+    author: Annotated[Actor, Form()] = "api",
+    reason: Annotated[Reason | None, Form()] = None,
 ) -> SpecialImportOut:
     """Import special grids (schools, hospitals …): the whole file is checked first and
     refused on any error; the report says new / changed / unchanged per code."""
@@ -107,6 +109,7 @@ def import_special_grids(
         report = special_edits.import_special_grids(
             state.engine,
             incoming,
+            who=caller,
             source=Path(file.filename or path.name).name,
             retire_missing=retire_missing,
             apply=not dry_run,
@@ -154,7 +157,8 @@ def create_special_grid(
         body.code,
         _fields(body),
         geom,
-        author=author_of(caller, body),
+        who=caller,
+        author=body.author,
         reason=body.reason,
         dry_run=dry_run,
     )
@@ -180,8 +184,9 @@ def replace_special_grid(
         code,
         _fields(body),
         geom,
+        who=caller,
         if_match=tags,
-        author=author_of(caller, body),
+        author=body.author,
         reason=body.reason,
         dry_run=dry_run,
     )
@@ -202,7 +207,7 @@ def delete_special_grid(
     """Close a special grid; it stays in the history."""
     tags = etags(if_match)
     out = special_edits.close(
-        state.engine, code, if_match=tags, author=caller.name, reason=reason, dry_run=dry_run
+        state.engine, code, who=caller, if_match=tags, author=None, reason=reason, dry_run=dry_run
     )
     if not dry_run:
         state.refresh()

@@ -15,6 +15,7 @@ from geo.services import registers as uc
 from api.auth import Caller, CallerDep, require_scope, require_unit, require_unit_code
 from api.deps import State
 from api.schemas import PageOffset
+from api.validation import Actor, Code, CodePath, PersonName, Reason, WorkerPhone
 
 router = APIRouter(prefix="/v1/registers", tags=["registers"])
 EDIT, READ = require_scope("edit"), require_scope("read")
@@ -44,12 +45,12 @@ class CallerView:
 
 
 class WorkerIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+    name: PersonName
     role: Role = "worker"
-    phone: str | None = Field(default=None, max_length=20)
-    units: list[str] = Field(default_factory=list, description="Unit codes served")
-    actor: str = Field(min_length=1, max_length=200)
-    reason: str | None = Field(default=None, max_length=2000)
+    phone: WorkerPhone | None = None
+    units: list[Code] = Field(default_factory=list, description="Unit codes served")
+    actor: Actor
+    reason: Reason | None = None
 
 
 class WorkerUnitOut(BaseModel):
@@ -99,7 +100,7 @@ def get_worker(state: State, caller: CallerDep, code: str) -> WorkerOut:
 
 @router.put("/workers/{code}", response_model=WorkerOut, dependencies=[EDIT])
 def put_worker(
-    state: State, caller: CallerDep, code: str, body: Annotated[WorkerIn, Body()]
+    state: State, caller: CallerDep, code: CodePath, body: Annotated[WorkerIn, Body()]
 ) -> WorkerOut:
     """Create or replace a person and the units they serve (assignments kept as history)."""
     person = uc.put_worker(
@@ -110,6 +111,7 @@ def put_worker(
         role=body.role,
         phone=body.phone,
         unit_codes=body.units,
+        who=caller,
         actor=body.actor,
         reason=body.reason,
     )
@@ -119,9 +121,10 @@ def put_worker(
 @router.delete("/workers/{code}", status_code=204, dependencies=[EDIT])
 def delete_worker(
     state: State,
+    caller: CallerDep,
     code: str,
     actor: Annotated[str, Query(min_length=1, max_length=200)],
     reason: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> Response:
-    uc.delete_worker(state.engine, code, actor=actor, reason=reason)
+    uc.delete_worker(state.engine, code, who=caller, actor=actor, reason=reason)
     return Response(status_code=204)

@@ -10,12 +10,14 @@ first, so every transformer is built with ``always_xy``.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
 from pyproj import Transformer
 
-from geo.topology.findings import ValidationOptions
+if TYPE_CHECKING:  # annotations only: crs must not load the topology package
+    from geo.topology.findings import ValidationOptions
 
 _GK_FIRST_EPSG = 4534  # CGCS2000 / 3-degree Gauss-Kruger CM 75E
 _GK_LAST_EPSG = 4554  # ... CM 135E

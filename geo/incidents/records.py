@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from geo.crs import UnknownCRSError, parse_crs
+from geo.plausible import EARLIEST, bad_char, describe_char
 from geo.vocab import INCIDENT_SOURCES
 
 # code → (中文, English). A default set of common case types; configurable.
@@ -130,8 +131,33 @@ def parse_time(v) -> datetime:
             "reported_at 需带时区，如 +08:00",
         )
     if t > datetime.now(UTC).replace(microsecond=0) + _SKEW:
-        raise RowError("reported_at", "reported_at lies in the future", "reported_at 晚于当前时间")
+        raise RowError(
+            "reported_at",
+            "reported_at lies in the future; check the device's clock",
+            "reported_at 晚于当前时间；请检查设备时钟",
+        )
+    if t < EARLIEST:
+        raise RowError(
+            "reported_at",
+            f"reported_at lies before {EARLIEST:%Y-%m-%d}; check the device's clock and send "
+            "the real time",
+            f"reported_at 早于 {EARLIEST:%Y-%m-%d}；请检查设备时钟，提交真实时间",
+        )
     return t
+
+
+def _clean_text(v, field: str, single_line: bool) -> str:
+    """``v`` as text; RowError when it holds a NUL, a control or a lone surrogate."""
+    text = str(v)
+    ch = bad_char(text, single_line)
+    if ch is not None:
+        what, what_zh = describe_char(ch)
+        raise RowError(
+            field,
+            f"{field} contains {what}; remove it (printable characters only) and send again",
+            f"{field} 含有{what_zh}；请删除（只能包含可打印字符）后重新提交",
+        )
+    return text
 
 
 def parse_incident(row: dict, categories: dict = DEFAULT_CATEGORIES) -> IncidentIn:
@@ -143,7 +169,7 @@ def parse_incident(row: dict, categories: dict = DEFAULT_CATEGORIES) -> Incident
             f"source must be one of {', '.join(INCIDENT_SOURCES)}",
             f"source 应为 {', '.join(INCIDENT_SOURCES)} 之一",
         )
-    ext = str(row.get("external_id") or "").strip()
+    ext = _clean_text(row.get("external_id") or "", "external_id", True).strip()
     if not ext or len(ext) > 200:
         raise RowError(
             "external_id",
@@ -182,5 +208,5 @@ def parse_incident(row: dict, categories: dict = DEFAULT_CATEGORIES) -> Incident
         lon,
         lat,
         crs,
-        None if desc is None else str(desc)[:4000],
+        None if desc is None else _clean_text(desc, "description", False)[:4000],
     )

@@ -31,10 +31,12 @@ import pandas as pd
 
 from geo.crs import UnknownCRSError, parse_crs, to_wgs84
 from geo.errors import InvalidInput
+from geo.plausible import bad_char
 
 COLUMNS = ["worker_id", "time", "lon", "lat", "accuracy"]
 _TIME_KEYS = ("time", "timestamp", "datetime")
 _MAX_LISTED = 5
+_MAX_ID_CHARS = 200  # a worker id; its characters as any one-line text (geo.plausible)
 
 
 def _text(data: bytes | str) -> str:
@@ -165,6 +167,17 @@ def _frame(worker, times: pd.Series, lon, lat, accuracy, crs, where, where_zh) -
             where=[where[i] for i in bad[:_MAX_LISTED]],
         )
     worker = _series(worker).fillna("").astype("str").str.strip()
+    # Checked once per distinct id (a track file has few workers and many fixes).
+    bad_ids = [w for w in pd.unique(worker) if len(w) > _MAX_ID_CHARS or bad_char(w, True)]
+    unreadable = np.flatnonzero(worker.isin(bad_ids).to_numpy(dtype=bool))
+    if unreadable.size:
+        raise InvalidInput(
+            f"worker id with a control character or over {_MAX_ID_CHARS} characters at "
+            f"{_listed([where[i] for i in unreadable])}; write the worker's code (e.g. W0001)",
+            f"{_listed_zh([where_zh[i] for i in unreadable])} 的巡查人员编号含控制字符或超过 "
+            f"{_MAX_ID_CHARS} 个字符；请填写人员编号（如 W0001）",
+            where=[where[i] for i in unreadable[:_MAX_LISTED]],
+        )
     no_worker = np.flatnonzero((worker == "").to_numpy())
     if no_worker.size:
         raise InvalidInput(
@@ -304,6 +317,12 @@ def read_geojson(
                 f"JSON 格式错误：第 {e.lineno} 行第 {e.colno} 列（{e.msg}）",
                 line=e.lineno,
             ) from None
+        except (ValueError, RecursionError):  # a number of over 4,300 digits; deep nesting
+            raise InvalidInput(
+                "the GeoJSON file nests too deep or holds a number too long to read; "
+                "check it and export it again as plain GeoJSON",
+                "GeoJSON 文件嵌套过深或含有过长的数字；请重新导出为普通 GeoJSON",
+            ) from None
     if not isinstance(doc, dict) or doc.get("type") not in ("FeatureCollection", "Feature"):
         raise InvalidInput(
             "GeoJSON must be a FeatureCollection or a Feature",
@@ -312,9 +331,10 @@ def read_geojson(
     features = doc.get("features", []) if doc["type"] == "FeatureCollection" else [doc]
     doc_crs = crs or _legacy_crs(doc) or "wgs84"
     worker, raw_t, lon, lat, acc, crss, where, where_zh = ([] for _ in range(8))
+    if not isinstance(features, list):
+        features = [features]  # reported as feature 1 below
     for fi, feat in enumerate(features, start=1):
-        props = (feat or {}).get("properties") or {}
-        geom = (feat or {}).get("geometry") or {}
+        props, geom = _feature_parts(feat, fi)
         who = worker_id or props.get("worker_id")
         f_crs = crs or props.get("crs") or doc_crs
         gtype = geom.get("type")
@@ -353,6 +373,22 @@ def read_geojson(
         raise _empty("features", "要素")
     t = _times(raw_t, where, where_zh, default_tz)
     return _frame(worker, t, lon, lat, acc, crss, where, where_zh)
+
+
+def _feature_parts(feat, fi: int) -> tuple[dict, dict]:
+    """A feature's properties and geometry; InvalidInput when any is not an object."""
+    feat = feat or {}
+    props = feat.get("properties") or {} if isinstance(feat, dict) else None
+    geom = feat.get("geometry") or {} if isinstance(feat, dict) else None
+    if not isinstance(props, dict) or not isinstance(geom, dict):
+        raise InvalidInput(
+            f"feature {fi} is not a GeoJSON Feature object (with object properties and "
+            "geometry); fix the file and upload it again",
+            f"第 {fi} 个要素不是 GeoJSON Feature 对象（properties 与 geometry 应为对象）；"
+            "请修正文件后重新上传",
+            feature=fi,
+        )
+    return props, geom
 
 
 def _line_parts(geom: dict, props: dict, fi: int) -> tuple[list, list]:

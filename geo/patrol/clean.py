@@ -4,6 +4,10 @@ Per worker, in this order, each fix is dropped for the first reason that applies
 
 ``invalid``
     no time, or a coordinate that is not a number or off the globe.
+``implausible_time``
+    a time before 2000-01-01 or more than a day ahead of the clock (a phone whose
+    clock was reset, a GPX file dated 2100): such fixes would escape the purge of old
+    tracks or land in a year nobody patrolled (bounds in :mod:`geo.vocab`).
 ``poor_accuracy``
     reported accuracy (68 % radius, m) above ``CleanRules.max_accuracy_m``; a fix with
     no accuracy is kept.
@@ -27,6 +31,7 @@ A worker's fixes are split into tracks at silences longer than ``split_gap_s``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -36,12 +41,14 @@ import numpy as np
 import shapely
 
 from geo.errors import InvalidInput
+from geo.plausible import EARLIEST, FUTURE
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
 
 REASONS = (
     "invalid",
+    "implausible_time",
     "poor_accuracy",
     "outside_district",
     "duplicate",
@@ -49,6 +56,14 @@ REASONS = (
     "short_track",
 )
 _R = 6_371_008.8
+_EARLIEST_NS = int(EARLIEST.timestamp()) * 10**9
+_FUTURE_NS = int(FUTURE.total_seconds()) * 10**9
+
+
+def _now_ns() -> int:
+    return time.time_ns()
+
+
 _MAX_ROUNDS = 8
 
 
@@ -263,6 +278,9 @@ def _usable(
         & (np.abs(lon) <= 180)
     )
     report.dropped["invalid"] = int(len(t_ns) - ok.sum())
+    implausible = ok & ((t_ns < _EARLIEST_NS) | (t_ns > _now_ns() + _FUTURE_NS))
+    report.dropped["implausible_time"] = int(implausible.sum())
+    ok &= ~implausible
     if accuracy is not None:
         poor = ok & (np.asarray(accuracy, dtype=float) > rules.max_accuracy_m)
         report.dropped["poor_accuracy"] = int(poor.sum())

@@ -127,7 +127,9 @@ def cell_coverage(cells: pd.DataFrame, visits: pd.DataFrame, start, end) -> pd.D
     out["pass_count"] = out["cell"].map(per["pass_count"]).fillna(0).astype(np.int64)
     out["worker_count"] = out["cell"].map(per["worker_count"]).fillna(0).astype(np.int64)
     out["visited"] = out["pass_count"] > 0
-    out["last_visit_day"] = out["cell"].map(last).astype("datetime64[s]")
+    # reindex, not map: Series.map of an empty datetime Series fails in pandas (a window
+    # with no visits at all answered 500).
+    out["last_visit_day"] = last.reindex(out["cell"].to_numpy()).to_numpy().astype("datetime64[s]")
     out["days_since_last_visit"] = _days_since(out["last_visit_day"], end)
     return out[CELL_COLUMNS]
 

@@ -17,11 +17,13 @@ Each row ends in one status:
 Exports use the same headers, so a file exported and imported again changes nothing.
 
 Modules: :mod:`~geo.registers.fields` (headers and labels), :mod:`~.records` (table,
-records, reports, outcome), :mod:`~.read` (files and headers), :mod:`~.cells` (one cell),
+records, reports, outcome), :mod:`~.read` (files and headers), :mod:`~.sheet` (an XLSX sheet
+read with bounded work), :mod:`~.cells` (one cell),
 :mod:`~.compounds`, :mod:`~.workers`, :mod:`~.special` (rows → records),
 :mod:`~.locate` (by address; grid of a point), :mod:`~.write` (exports).
 """
 
+from geo.io.fieldmap import parse_field_map
 from geo.registers.cells import clean_text
 from geo.registers.compounds import compound_key, parse_compounds
 from geo.registers.fields import (
@@ -32,7 +34,7 @@ from geo.registers.fields import (
     WORKER_FIELDS,
 )
 from geo.registers.locate import locate, place_chains
-from geo.registers.read import parse_field_map, read_table
+from geo.registers.read import read_table
 from geo.registers.records import (
     CompoundRecord,
     ImportOutcome,

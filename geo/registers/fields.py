@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from geo.vocab import LEDGER_MIN_SCORE
+
 # Field → headers seen in ledgers, as normalise() gives them; the first is the one
 # exports write. Brackets after a header (户数（户）, 经度(GCJ02)) are ignored.
 COMPOUND_FIELDS: dict[str, tuple[str, ...]] = {
@@ -84,6 +86,6 @@ MODE_STATUS: dict[str | None, str] = {
     "community": "community_managed",
     "self_governed": "self_governed",
 }
-MIN_SCORE = 60.0
+MIN_SCORE = LEDGER_MIN_SCORE
 # Kinds an address may be placed at: a street is too coarse to put a compound on.
 PLACE_KINDS = ("compound", "special_grid", "grid", "community")

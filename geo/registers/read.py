@@ -17,6 +17,14 @@ from geo.gazetteer.text import normalise
 from geo.registers.cells import FORMULA_START, clean_text
 from geo.registers.fields import FIELDS
 from geo.registers.records import LedgerTable, RowError
+from geo.registers.sheet import (
+    MAX_CELLS,
+    MAX_COLUMNS,
+    MAX_ROWS,
+    read_sheet,
+    too_far,
+    too_many_cells,
+)
 
 _HEADER_SCAN = 20
 _BRACKETS = re.compile(r"[（(\[【].*?[)）\]】]")
@@ -40,20 +48,27 @@ def _decode_csv(data: bytes, encoding: str | None) -> tuple[str, str]:
     return data.decode("gb18030"), "GBK"
 
 
-def _xlsx_cells(data: bytes, sheet: str | None) -> list[list[Any]]:
-    import openpyxl
-
-    book = openpyxl.load_workbook(io.BytesIO(data), data_only=True)
-    ws = book[sheet] if sheet else book.worksheets[0]
-    grid = [list(r) for r in ws.iter_rows(values_only=True)]
-    # A merged cell holds its value in the top-left corner only; ledgers merge
-    # header cells and repeated values (one 社区 over several rows), so fill them.
-    for rng in ws.merged_cells.ranges:
-        value = grid[rng.min_row - 1][rng.min_col - 1]
-        for r in range(rng.min_row - 1, min(rng.max_row, len(grid))):
-            for c in range(rng.min_col - 1, rng.max_col):
-                grid[r][c] = value
-    return grid
+def _csv_cells(text: str) -> list[list[Any]]:
+    """The rows of a CSV text, bounded as an XLSX sheet is (:mod:`geo.registers.sheet`):
+    trailing blank lines are dropped before they are counted."""
+    out: list[list[Any]] = []
+    blank = cells = 0
+    reader = csv.reader(io.StringIO(text))
+    for n, row in enumerate(reader, start=1):
+        width = max((i for i, v in enumerate(row, 1) if v.strip()), default=0)
+        if not width:
+            blank += 1
+            continue
+        if n > MAX_ROWS or width > MAX_COLUMNS:
+            raise too_far(n, width)
+        row = row[: max(width, MAX_COLUMNS)]  # empty fields past the bound dropped
+        cells += len(row)
+        if cells > MAX_CELLS:
+            raise too_many_cells(cells)
+        out.extend([] for _ in range(blank))
+        blank = 0
+        out.append(row)
+    return out
 
 
 def _unescape(value: Any) -> Any:
@@ -100,7 +115,9 @@ def _cells(
     """Every cell of the file, row by row, and the CSV encoding used (None for XLSX)."""
     if filename.lower().endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04":
         try:
-            return _xlsx_cells(data, sheet), None
+            return read_sheet(data, sheet), None
+        except (InvalidInput, RowError):
+            raise
         except Exception as exc:  # openpyxl raises many kinds on a damaged file
             raise RowError(
                 f"cannot read the XLSX file: {exc}", f"无法读取 XLSX 文件：{exc}"
@@ -112,7 +129,10 @@ def _cells(
             f"cannot decode the CSV file ({exc}); give its encoding, e.g. GBK",
             f"无法解码 CSV 文件（{exc}）；请指定编码，如 GBK",
         ) from None
-    return [list(r) for r in csv.reader(io.StringIO(text))], used_encoding
+    try:
+        return _csv_cells(text), used_encoding
+    except csv.Error as exc:
+        raise RowError(f"cannot read the CSV file: {exc}", f"无法读取 CSV 文件：{exc}") from None
 
 
 def read_table(
@@ -177,20 +197,3 @@ def read_table(
         rows.append(row)
         numbers.append(n)
     return LedgerTable(rows, numbers, columns, ignored, used_encoding, h + 1)
-
-
-def parse_field_map(text: str | None) -> dict[str, str] | None:
-    """``name=楼院名称,households=户数`` → {field: header}."""
-    if not text:
-        return None
-    out = {}
-    for part in text.replace("，", ",").split(","):
-        if not part.strip():
-            continue
-        if "=" not in part:
-            raise InvalidInput(
-                f"map entry {part!r} is not field=header", f"列映射 {part!r} 应为 字段=表头"
-            )
-        f, header = (x.strip() for x in part.split("=", 1))
-        out[f] = header
-    return out

@@ -20,8 +20,12 @@ import pandas as pd
 from sqlalchemy import Connection, Engine
 
 from geo import topology
+from geo.services import policy
+from geo.services.ledger_export import contacts_as_seen
+from geo.services.policy import Principal
+from geo.services.registers import PeopleViewer
+from geo.store import audit, registers
 from geo.store import boundaries as bstore
-from geo.store import registers
 from geo.units.frames import checksum_units
 from geo.vocab import LEVELS
 
@@ -53,16 +57,28 @@ def import_boundary_set(
     engine: Engine,
     units: gpd.GeoDataFrame,
     *,
+    who: Principal,
     name: str,
-    author: str,
+    author: str | None,
     source: str | None = None,
     repaired: Sequence[str] = (),
 ) -> SetImport:
     """Store normalised units as a **draft** set (nothing live changes) unless this exact
     content is already there; with the findings of the map the set would produce.
-    ``repaired``: codes the reader repaired (reported back)."""
+    ``repaired``: codes the reader repaired (reported back). Needs the edit scope (who
+    may publish it is decided when it is published); audited with ``who``."""
+    policy.require_scope(who)
+    actor = policy.actor_of(who, author)
     with engine.begin() as conn:
-        result = import_units(conn, units, name=name, author=author, source=source)
+        result = import_units(conn, units, name=name, author=audit.shown(actor), source=source)
+        audit.record(
+            conn,
+            actor=actor,
+            action="boundary_set.import",
+            entity="boundary_set",
+            ref=str(result.boundary_set_id),
+            detail={"name": name, "source": source, "reused": result.reused, "units": len(units)},
+        )
         findings = findings_for_set(conn, result.boundary_set_id)
         info = bstore.get_set(conn, result.boundary_set_id)
     return SetImport(result, info, findings, list(repaired))
@@ -86,11 +102,17 @@ def get_set(engine: Engine, set_id: int) -> dict[str, Any]:
         return bstore.get_set(conn, set_id)
 
 
-def map_at(engine: Engine, at: datetime | None) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def map_at(
+    engine: Engine, at: datetime | None, *, viewer: PeopleViewer | None = None
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """The units and special grids in force at ``at`` (None: now), read together — what
-    an export writes."""
+    an export writes. Special-grid contact phones are masked unless ``viewer`` sees
+    contacts, as the single special-grid read masks them (None: an operator at the
+    command line, phones whole)."""
     with engine.connect() as conn:
-        return bstore.units_frame(conn, at=at), registers.special_grids_frame(conn, at=at)
+        units = bstore.units_frame(conn, at=at)
+        special = registers.special_grids_frame(conn, at=at)
+    return units, contacts_as_seen(special, viewer)
 
 
 # -- steps (in the caller's transaction) -------------------------------------------------

@@ -25,22 +25,30 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Engine
 
 from geo.errors import InvalidInput, NotFound
+from geo.services import policy
+from geo.services.policy import Principal
 from geo.store import audit, edit_impact, registers
 from geo.store import boundaries as bstore
 from geo.store import grid_edits as store
-from geo.topology.fixes import fix_make_valid
 from geo.units import edits as pure
 from geo.units import impact
 from geo.units.codes import allocate_grid_numbers
-from geo.units.frames import after_edit, check_if_match, children, invariant_scope, live_row
+from geo.units.frames import (
+    after_edit,
+    check_if_match,
+    children,
+    community_at,
+    invariant_scope,
+    live_row,
+)
 
 # A new unit an edit creates: new code → (parent code, name).
 Names = dict[str, tuple[str, str]]
 # An edit's computation: (transaction, live map) → (what changes, names of new units).
 Compute = Callable[[Connection, gpd.GeoDataFrame], tuple[pure.EditResult, Names]]
-# Asked about every unit an edit names, with the unit's chain of ids up to the
-# district and its code; raises to refuse (the API's jurisdiction check).
-Authorize = Callable[[list[int], str], None]
+# Asked, before anything is written, about what an edit would change (the live map,
+# the result, the new units' names); raises to refuse (the policy's jurisdiction check).
+Authorize = Callable[[gpd.GeoDataFrame, pure.EditResult, Names], None]
 
 
 @dataclass
@@ -64,32 +72,47 @@ def apply_edit(
     engine: Engine,
     operation: Callable[..., EditOutcome],
     *args: Any,
+    who: Principal,
     if_match: Mapping[str, int | set[int]],
-    author: str,
+    author: str | None,
     reason: str,
     dry_run: bool,
-    authorize: Authorize | None = None,
     also_authorize: Sequence[str] = (),
     **options: Any,
 ) -> EditOutcome:
     """Run one grid edit (``operation``, e.g. :func:`reshape`) in its own transaction.
 
-    ``authorize`` is asked first about every unit named in ``if_match`` and in
-    ``also_authorize`` (a planner edits only their own units), in the same transaction.
+    The policy is asked first about every unit named in ``if_match`` and in
+    ``also_authorize``, then about every unit the edit changes or creates (a planner
+    edits only their own units); a refusal rolls the transaction back. ``author`` is
+    the name the client gave (an "on behalf of" note); the actor is ``who``.
     """
     with engine.begin() as conn:
-        if authorize is not None:
-            for code in [*if_match, *also_authorize]:
-                authorize(bstore.chain_unit_ids(conn, code), code)
+        policy.require_codes(conn, who, [*if_match, *also_authorize])
         return operation(
             conn,
             *args,
             if_match=if_match,
-            author=author,
+            author=policy.actor_of(who, author),
             reason=reason,
             dry_run=dry_run,
+            authorize=_touched_check(conn, who),
             **options,
         )
+
+
+def _touched_check(conn: Connection, who: Principal) -> Authorize | None:
+    if policy.district_wide(who):
+        return None
+
+    def check(live: gpd.GeoDataFrame, result: pure.EditResult, names: Names) -> None:
+        chains = policy.frame_chains(live)
+        changed = set(result.geometries) | set(result.retired) | set(result.renamed)
+        policy.require_frame_codes(who, chains, sorted(changed | set(result.moved)))
+        parents = [p for p, _n in names.values()] + [p for _c, p in result.moved.values()]
+        policy.require_frame_codes(who, chains, sorted(set(parents)))
+
+    return check
 
 
 def create_grid_at(
@@ -97,22 +120,26 @@ def create_grid_at(
     community_code: str | None,
     geom: BaseGeometry,
     *,
+    who: Principal,
     name: str | None,
-    author: str,
+    author: str | None,
     reason: str,
 ) -> EditOutcome:
     """Draw a new grid in ``community_code`` (None: the community holding most of it)."""
     with engine.begin() as conn:
+        policy.require_scope(who)
         community = community_code or community_at(bstore.units_frame(conn), geom)
+        policy.require_codes(conn, who, [str(community)])
         return create_grid(
             conn,
             str(community),
             geom,
             name=name,
             if_match={},
-            author=author,
+            author=policy.actor_of(who, author),
             reason=reason,
             dry_run=False,
+            authorize=_touched_check(conn, who),
         )
 
 
@@ -122,12 +149,13 @@ def run_edit(
     compute: Compute,
     *,
     if_match: Mapping[str, int | set[int]],
-    author: str,
+    author: audit.Who,
     reason: str,
     dry_run: bool,
+    authorize: Authorize | None = None,
 ) -> EditOutcome:
-    """Lock, check versions, compute, check the partition invariant, measure the impact,
-    and write unless dry run."""
+    """Lock, check versions, compute, ask ``authorize`` about the result, check the
+    partition invariant, measure the impact, and write unless dry run."""
     if not reason or not reason.strip():
         raise InvalidInput(
             "say why (reason): the history keeps it for whoever looks later",
@@ -137,6 +165,8 @@ def run_edit(
     live = bstore.units_frame(conn)
     check_if_match(live, if_match)
     result, names = compute(conn, live)
+    if authorize is not None:
+        authorize(live, result, names)
     after = after_edit(live, result, names)
     touched = (
         set(result.geometries) | set(result.created) | {new for new, _p in result.moved.values()}
@@ -189,20 +219,24 @@ def _write(
     *,
     at: datetime,
     action: str,
-    author: str,
+    author: audit.Who,
     reason: str,
 ) -> dict[str, int]:
     """Close the touched units' live versions, insert their new ones, audit, announce."""
     touched = set(result.geometries) | set(result.moved) | set(result.retired) | set(result.renamed)
     everything = sorted(touched | set(result.created))
     set_id = store.create_edit_set(
-        conn, name=f"{action} {', '.join(everything)}", author=author, note=reason, at=at
+        conn,
+        name=f"{action} {', '.join(everything)}",
+        author=audit.shown(author),
+        note=reason,
+        at=at,
     )
     old_ids = [int(live_row(live, c)["version_id"]) for c in sorted(touched)]
     store.close_versions(conn, old_ids, at)
     rows = _changed_versions(live, result) + _created_versions(conn, live, result, names)
     versions = store.insert_versions(
-        conn, set_id, rows, at=at, action=action, author=author, reason=reason
+        conn, set_id, rows, at=at, action=action, author=audit.shown(author), reason=reason
     )
     audit.record(
         conn,
@@ -456,17 +490,3 @@ def replace_grid(
         return result, {}
 
     return run_edit(conn, "replace", compute, **kw)
-
-
-def community_at(live: gpd.GeoDataFrame, geom: BaseGeometry) -> str:
-    """The community holding most of ``geom`` (for a new grid that names none)."""
-    communities = live[live["level"] == "community"]
-    # The drawn shape may be invalid: find its community on a repaired copy and let
-    # the edit itself refuse it with the findings.
-    areas = communities.geometry.intersection(fix_make_valid(geom)).area
-    if not len(areas) or float(areas.max()) <= 0:
-        raise InvalidInput(
-            "the new grid lies in no community of the district; draw it inside one",
-            "新网格不在本区任何社区内；请在社区范围内绘制",
-        )
-    return str(communities["code"].iloc[int(areas.to_numpy().argmax())])

@@ -9,13 +9,17 @@ Nothing is applied silently: each call names the fix and the codes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from geo import topology
+from geo.services import policy
 from geo.services.boundaries import findings_for_set, map_after_publish
+from geo.services.policy import Principal
 from geo.store import audit, draft_edits
 from geo.store import boundaries as bstore
 from geo.topology import draft_fixes
@@ -52,12 +56,31 @@ def fix_draft(
     fix: str,
     codes: list[str],
     *,
+    who: Principal,
     tolerance_m: float = 1.0,
-    author: str,
+    author: str | None,
 ) -> FixResult:
-    """:func:`apply_fix` in its own transaction."""
+    """:func:`apply_fix` in its own transaction; a principal with units names and
+    changes only units within them (by the draft's chains over the live map).
+    ``author``: the client's "on behalf of" name."""
     with engine.begin() as conn:
-        return apply_fix(conn, set_id, fix, codes, tolerance_m=tolerance_m, author=author)
+        policy.require_scope(who)
+        check: Callable[[list[str]], None] | None = None
+        if not policy.district_wide(who):
+            chains = policy.frame_chains(
+                bstore.units_frame(conn), bstore.units_frame(conn, boundary_set_id=set_id)
+            )
+            policy.require_frame_codes(who, chains, codes)
+            check = partial(policy.require_frame_codes, who, chains)
+        return apply_fix(
+            conn,
+            set_id,
+            fix,
+            codes,
+            tolerance_m=tolerance_m,
+            author=policy.actor_of(who, author),
+            authorize=check,
+        )
 
 
 def apply_fix(
@@ -67,7 +90,8 @@ def apply_fix(
     codes: list[str],
     *,
     tolerance_m: float = 1.0,
-    author: str,
+    author: audit.Who,
+    authorize: Callable[[list[str]], None] | None = None,
 ) -> FixResult:
     """Apply one fix to the named units of a draft set, in the caller's transaction.
 
@@ -96,6 +120,8 @@ def apply_fix(
     else:
         new = draft_fixes.split_overlap(draft, codes, set_id)
     changed = draft_fixes.changed_only(draft, new)
+    if authorize is not None:  # before anything is written
+        authorize(sorted(changed))
     draft_edits.update_draft_geometries(conn, set_id, changed)
     audit.record(
         conn,

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from geo.errors import NotFound
+from geo.services import policy
 from geo.services.state import ServiceState
 from geo.store import incidents as store
 from geo.vocab import LEVEL_ORDER
@@ -33,6 +34,14 @@ class Jurisdiction(Protocol):
 
     def sees_unit(self, chain_unit_ids: Iterable[int | None]) -> bool:
         """The jurisdiction covers something in this chain of unit ids."""
+
+
+class CaseWorker(Jurisdiction, policy.Principal, Protocol):
+    """Who changes a case: a jurisdiction and an authenticated identity."""
+
+    @property
+    def unit_ids(self) -> frozenset[int]:
+        """The units the caller answers for; empty: the whole district."""
 
 
 def record(
@@ -71,7 +80,7 @@ def get_incident(
 def change_incident(
     state: ServiceState,
     incident_id: int,
-    caller: Jurisdiction,
+    caller: CaseWorker,
     *,
     action: str,
     actor: str,
@@ -80,10 +89,18 @@ def change_incident(
 ) -> Record:
     """Apply one lifecycle action (under a row lock) and answer the record after it."""
     limits = state.case_rules.time_limits_h
+    who = policy.actor_of(caller, actor)
+    # The history names the authenticated identity; what the client sent as the actor
+    # is kept beside it as "on behalf of" (the open demo has no identity to name).
+    shown = (
+        str(who)
+        if who.on_behalf_of is None or caller.anonymous
+        else (f"{who.name}（代 {who.on_behalf_of} / on behalf of {who.on_behalf_of}）")
+    )
     with state.engine.begin() as conn:
         record(conn, incident_id, limits, caller)  # 404 outside the jurisdiction
         store.transition_incident(
-            conn, incident_id, action=action, actor=actor, note=note, assignee=assignee
+            conn, incident_id, action=action, actor=shown, note=note, assignee=assignee
         )
         return record(conn, incident_id, limits, caller)
 

@@ -46,16 +46,19 @@ def export_ledger(
     viewer: PeopleViewer | None = None,
 ) -> LedgerFile:
     """A register (workers, special_grids, else compounds) as an XLSX or CSV file,
-    only inside ``unit`` if given. People are held to the viewer's jurisdiction and
-    their phones masked unless the viewer sees contacts (``viewer`` None: an
-    operator, who sees everyone whole)."""
+    only inside ``unit`` if given. People are held to the viewer's jurisdiction; the
+    phones of people and of special-grid contacts are masked unless the viewer sees
+    contacts, as the single-item reads mask them (``viewer`` None: an operator at the
+    command line, with database access, who sees everything whole)."""
     with engine.connect() as conn:
         if kind == "workers":
             ids = people_scope(conn, viewer, unit)
             whole = viewer is None or viewer.sees_contacts()
             headers, rows = export_workers(conn, unit_ids=ids, mask=None if whole else mask_phone)
         elif kind == "special_grids":
-            headers, rows = export_special_grids(conn, unit_ids=unit_ids_of(conn, unit))
+            headers, rows = export_special_grids(
+                conn, unit_ids=unit_ids_of(conn, unit), viewer=viewer
+            )
         else:
             headers, rows = export_compounds(conn, unit_ids=unit_ids_of(conn, unit), crs=crs)
     return LedgerFile(write_table(headers, rows, fmt), len(rows))
@@ -123,10 +126,25 @@ def export_workers(
     return export_headers("workers"), [worker_cells(p) for p in chosen]
 
 
-def export_special_grids(conn: Connection, *, unit_ids: list[int] | None = None) -> Table:
+def contacts_as_seen(frame: Any, viewer: PeopleViewer | None) -> Any:
+    """Special grids (a frame with ``contact_phone``) as ``viewer`` may see them: the
+    phones masked (138****5678) unless the viewer sees contacts — the rule of the
+    single special-grid read. ``viewer`` None: an operator, phones whole."""
+    if viewer is None or viewer.sees_contacts() or "contact_phone" not in frame:
+        return frame
+    masked = frame["contact_phone"].map(lambda p: mask_phone(p) if isinstance(p, str) else p)
+    return frame.assign(contact_phone=masked)
+
+
+def export_special_grids(
+    conn: Connection,
+    *,
+    unit_ids: list[int] | None = None,
+    viewer: PeopleViewer | None = None,
+) -> Table:
     """Header and rows of the live special grids with the grid holding each one's
-    point on surface."""
-    frame = special_grids.special_grids_frame(conn)
+    point on surface; contact phones as ``viewer`` may see them."""
+    frame = contacts_as_seen(special_grids.special_grids_frame(conn), viewer)
     points = list(shapely.point_on_surface(frame.geometry.to_numpy()))
     chains = _chains(conn, points)
     keep = None

@@ -41,6 +41,7 @@ from geo.registers.compounds import (
     status_to_store,
 )
 from geo.registers.records import refuse_if_fatal
+from geo.services import policy
 from geo.services.ledger_export import (
     LedgerFile,
     export_compounds,
@@ -48,6 +49,7 @@ from geo.services.ledger_export import (
     export_special_grids,
     export_workers,
 )
+from geo.services.policy import Principal
 from geo.store import audit, campaign
 from geo.store import boundaries as bstore
 from geo.store import ledgers as unplaced_store
@@ -78,7 +80,8 @@ def import_ledger(
     kind: str,
     *,
     commit: bool,
-    actor: str,
+    who: Principal,
+    actor: str | None = None,
     gazetteer: Gazetteer | None = None,
     column_map: dict[str, str] | None = None,
     encoding: str | None = None,
@@ -88,7 +91,13 @@ def import_ledger(
 ) -> ImportOutcome:
     """Parse and import one ledger of ``kind`` (compounds, workers, special_grids) in one
     transaction: a dry run unless ``commit``. ``gazetteer`` places compounds that have
-    an address but no coordinates (None: they stay unlocatable)."""
+    an address but no coordinates (None: they stay unlocatable). Writing a ledger is a
+    district-wide write (``who`` without unit limits); ``actor`` is the client's "on
+    behalf of" name."""
+    policy.require_scope(who)
+    if commit:
+        policy.require_district_wide(who, "a ledger import", "台账导入")
+    by = policy.actor_of(who, actor)
     try:
         table = read_table(data, filename, kind, column_map=column_map, encoding=encoding)
     except RowError as exc:
@@ -100,7 +109,7 @@ def import_ledger(
                 conn,
                 table,
                 search=(lambda q: gz.search(q, 5)) if gz is not None else None,
-                actor=actor,
+                actor=by,
                 ledger_name=filename,
                 commit=commit,
                 default_crs=crs,
@@ -108,10 +117,8 @@ def import_ledger(
                 min_score=min_score,
             )
         if kind == "special_grids":
-            return import_special_grids(
-                conn, table, actor=actor, ledger_name=filename, commit=commit
-            )
-        return import_workers(conn, table, actor=actor, ledger_name=filename, commit=commit)
+            return import_special_grids(conn, table, actor=by, ledger_name=filename, commit=commit)
+        return import_workers(conn, table, actor=by, ledger_name=filename, commit=commit)
 
 
 def offline_gazetteer(engine: Engine) -> Gazetteer:
@@ -133,7 +140,7 @@ def import_compounds(
     table: LedgerTable,
     *,
     search: Search | None,
-    actor: str,
+    actor: audit.Who,
     ledger_name: str,
     commit: bool = False,
     default_crs: str | None = None,
@@ -203,7 +210,7 @@ def _locate(
 
 
 def _write_compound(
-    conn: Connection, rec: CompoundRecord, old: dict[str, Any] | None, actor: str
+    conn: Connection, rec: CompoundRecord, old: dict[str, Any] | None, actor: audit.Who
 ) -> int:
     """Write one record over the stored compound ``old`` (None: a new one), with its
     campaign record when the ledger says something new about it."""
@@ -217,7 +224,7 @@ def _write_compound(
 
 
 def _audit_import(
-    conn: Connection, outcome: ImportOutcome, *, actor: str, entity: str, ledger: str
+    conn: Connection, outcome: ImportOutcome, *, actor: audit.Who, entity: str, ledger: str
 ) -> None:
     """One audit entry for an import that changed something: counts and changed keys."""
     if outcome.changed:
@@ -241,21 +248,30 @@ def list_unplaced(engine: Engine) -> list[dict[str, Any]]:
 
 
 def place_unplaced(
-    engine: Engine, unplaced_id: int, lon: float, lat: float, actor: str
+    engine: Engine,
+    unplaced_id: int,
+    lon: float,
+    lat: float,
+    *,
+    who: Principal,
+    actor: str | None,
 ) -> dict[str, Any]:
-    """Place an unlocatable ledger row by hand at WGS-84 ``lon, lat``: it becomes a
-    compound (returned as the register reads it); audited."""
+    """Place an unlocatable ledger row by hand at WGS-84 ``lon, lat`` (inside the units
+    ``who`` covers): it becomes a compound (returned as the register reads it); audited."""
+    policy.require_scope(who)
+    by = policy.actor_of(who, actor)
     with engine.begin() as conn:
         compounds.check_inside(conn, lon, lat)
         rec = unplaced_store.record_of(conn, unplaced_id)
         rec.lon, rec.lat, rec.located_by, rec.crs_in = lon, lat, "manual", None
         rec.match_score = rec.matched = None
-        cid = _write_compound(conn, rec, None, actor)
+        cid = _write_compound(conn, rec, None, by)
         unplaced_store.remove(conn, unplaced_id)
         compounds.set_compound_grids(conn, [cid])
+        policy.require_compounds(conn, who, [cid])  # refused: rolled back
         audit.record(
             conn,
-            actor=actor,
+            actor=by,
             action="compound.place",
             entity="compound",
             ref=rec.key,
@@ -271,7 +287,7 @@ def import_workers(
     conn: Connection,
     table: LedgerTable,
     *,
-    actor: str,
+    actor: audit.Who,
     ledger_name: str,
     commit: bool = False,
 ) -> ImportOutcome:
@@ -315,7 +331,7 @@ def import_special_grids(
     conn: Connection,
     table: LedgerTable,
     *,
-    actor: str,
+    actor: audit.Who,
     ledger_name: str,
     commit: bool = False,
 ) -> ImportOutcome:

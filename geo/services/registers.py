@@ -12,9 +12,11 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, NotFound
 from geo.lookup.geocode import mask_phone
 from geo.registers import clean_text
+from geo.services import policy
+from geo.services.policy import Principal
 from geo.store import boundaries as bstore
 from geo.store import campaign
 from geo.store.registers import compounds, units, workers
@@ -109,11 +111,23 @@ def get_compound(engine: Engine, compound_id: int) -> Record:
 
 
 def create_compound(
-    engine: Engine, fields: Record, lon: float, lat: float, *, actor: str, key: str | None
+    engine: Engine,
+    fields: Record,
+    lon: float,
+    lat: float,
+    *,
+    who: Principal,
+    actor: str | None,
+    key: str | None,
 ) -> Record:
-    """A compound placed by hand at WGS-84 ``lon, lat``; its grid follows."""
+    """A compound placed by hand at WGS-84 ``lon, lat`` (inside the units ``who``
+    covers); its grid follows. ``actor``: the client's "on behalf of" name."""
+    policy.require_scope(who)
     with engine.begin() as conn:
-        cid = compounds.create_compound(conn, fields, lon, lat, actor=actor, key=key)
+        cid = compounds.create_compound(
+            conn, fields, lon, lat, actor=policy.actor_of(who, actor), key=key
+        )
+        policy.require_compounds(conn, who, [cid])  # refused: rolled back
         return compounds.get_compound(conn, cid)
 
 
@@ -122,28 +136,49 @@ def update_compound(
     compound_id: int,
     changes: Record,
     *,
-    actor: str,
+    who: Principal,
+    actor: str | None,
     lon: float | None = None,
     lat: float | None = None,
     reason: str | None = None,
 ) -> Record:
-    """Change fields and/or move the compound to WGS-84 ``lon, lat`` (its grid follows)."""
+    """Change fields and/or move the compound to WGS-84 ``lon, lat`` (its grid follows);
+    where it was and where it goes must both lie inside the units ``who`` covers."""
+    policy.require_scope(who)
     if not changes and lon is None:
         raise InvalidInput("nothing to change", "没有需要修改的内容")
     with engine.begin() as conn:
+        compounds.get_compound(conn, compound_id)  # NotFound first
+        policy.require_compounds(conn, who, [compound_id])
         compounds.update_compound(
-            conn, compound_id, changes, actor=actor, lon=lon, lat=lat, reason=reason
+            conn,
+            compound_id,
+            changes,
+            actor=policy.actor_of(who, actor),
+            lon=lon,
+            lat=lat,
+            reason=reason,
         )
+        policy.require_compounds(conn, who, [compound_id])
         return compounds.get_compound(conn, compound_id)
 
 
-def delete_compound(engine: Engine, compound_id: int, *, actor: str, reason: str | None) -> None:
+def delete_compound(
+    engine: Engine, compound_id: int, *, who: Principal, actor: str | None, reason: str | None
+) -> None:
+    policy.require_scope(who)
     with engine.begin() as conn:
-        compounds.delete_compound(conn, compound_id, actor=actor, reason=reason)
+        compounds.get_compound(conn, compound_id)  # NotFound first
+        policy.require_compounds(conn, who, [compound_id])
+        compounds.delete_compound(
+            conn, compound_id, actor=policy.actor_of(who, actor), reason=reason
+        )
 
 
-def recompute_compound_grids(engine: Engine) -> int:
-    """Recompute every compound's grid from its location; returns the rows changed."""
+def recompute_compound_grids(engine: Engine, *, who: Principal) -> int:
+    """Recompute every compound's grid from its location; returns the rows changed.
+    Derived data only, but district-wide: the edit scope without unit limits."""
+    policy.require_district_wide(who, "recomputing every compound's grid", "重算全部楼院网格")
     with engine.begin() as conn:
         return compounds.set_compound_grids(conn, None)
 
@@ -184,11 +219,15 @@ def put_worker(
     role: str,
     phone: str | None,
     unit_codes: list[str],
-    actor: str,
+    who: Principal,
+    actor: str | None,
     reason: str | None = None,
 ) -> Record:
-    """Create or replace a person and the units they serve (assignments kept as history)."""
+    """Create or replace a person and the units they serve (assignments kept as history).
+    ``who`` must cover every unit the person serves, before and after."""
+    policy.require_scope(who)
     with engine.begin() as conn:
+        _require_worker_writable(conn, who, code, unit_codes)
         workers.put_worker(
             conn,
             code,
@@ -196,16 +235,35 @@ def put_worker(
             role=role,
             phone=clean_text(phone).replace(" ", "") or None,
             unit_codes=unit_codes,
-            actor=actor,
+            actor=policy.actor_of(who, actor),
             reason=reason,
         )
         person = workers.get_worker(conn, code)
     return _as_seen(person, viewer)
 
 
-def delete_worker(engine: Engine, code: str, *, actor: str, reason: str | None) -> None:
+def delete_worker(
+    engine: Engine, code: str, *, who: Principal, actor: str | None, reason: str | None
+) -> None:
+    policy.require_scope(who)
     with engine.begin() as conn:
-        workers.delete_worker(conn, code, actor=actor, reason=reason)
+        person = workers.get_worker(conn, code)  # NotFound first
+        policy.require_worker(conn, who, [u["code"] for u in person["units"]])
+        workers.delete_worker(conn, code, actor=policy.actor_of(who, actor), reason=reason)
+
+
+def _require_worker_writable(
+    conn: Connection, who: Principal, code: str, unit_codes: list[str]
+) -> None:
+    if policy.district_wide(who):
+        return
+    try:
+        before = [u["code"] for u in workers.get_worker(conn, code)["units"]]
+    except NotFound:
+        before = []
+    else:
+        policy.require_worker(conn, who, before)
+    policy.require_worker(conn, who, [*before, *unit_codes])
 
 
 # --- the unowned-compound campaign and the workload --------------------------------
@@ -231,12 +289,23 @@ def get_governance(engine: Engine, compound_id: int) -> Record:
 
 
 def put_governance(
-    engine: Engine, compound_id: int, record: Record, *, actor: str, reason: str | None
+    engine: Engine,
+    compound_id: int,
+    record: Record,
+    *,
+    who: Principal,
+    actor: str | None,
+    reason: str | None,
 ) -> Record:
     """Replace the campaign record of an unowned compound (issues, mode, committee,
-    works, 销号); audited with before/after."""
+    works, 销号) inside the units ``who`` covers; audited with before/after."""
+    policy.require_scope(who)
     with engine.begin() as conn:
-        return campaign.put_governance(conn, compound_id, record, actor=actor, reason=reason)
+        compounds.get_compound(conn, compound_id)  # NotFound first
+        policy.require_compounds(conn, who, [compound_id])
+        return campaign.put_governance(
+            conn, compound_id, record, actor=policy.actor_of(who, actor), reason=reason
+        )
 
 
 def workload(engine: Engine, months: int = 6) -> Record:

@@ -19,6 +19,9 @@ from sqlalchemy import Connection, Engine
 
 from geo import topology
 from geo.errors import Conflict, InvalidInput, StaleVersion
+from geo.plausible import require_code, require_text
+from geo.services import policy
+from geo.services.policy import Principal
 from geo.store import audit, registers
 from geo.store import boundaries as bstore
 from geo.store import special_edits as store
@@ -74,14 +77,25 @@ def create(
     fields: Mapping[str, Any],
     geom: BaseGeometry,
     *,
-    author: str,
+    who: Principal,
+    author: str | None,
     reason: str,
     dry_run: bool = False,
 ) -> SpecialOutcome:
-    """Draw a new special grid (it must lie inside the district)."""
+    """Draw a new special grid (it must lie inside the district, and inside the units
+    ``who`` covers). ``author`` is the client's "on behalf of" name."""
+    require_code(code)  # it goes into URLs
     with engine.begin() as conn:
+        policy.require_area(conn, who, geom, code)
         return save(
-            conn, code, fields, geom, if_match=None, author=author, reason=reason, dry_run=dry_run
+            conn,
+            code,
+            fields,
+            geom,
+            if_match=None,
+            author=policy.actor_of(who, author),
+            reason=reason,
+            dry_run=dry_run,
         )
 
 
@@ -91,14 +105,20 @@ def change(
     fields: Mapping[str, Any],
     geom: BaseGeometry | None,
     *,
+    who: Principal,
     if_match: set[int] | None,
-    author: str,
+    author: str | None,
     reason: str,
     dry_run: bool = False,
 ) -> SpecialOutcome:
     """Change a special grid's shape and/or attributes (those left None stay).
-    ``if_match`` None: whatever version is live (unconditional OGC writes)."""
+    ``if_match`` None: whatever version is live (unconditional OGC writes). Both the
+    old and the new shape must lie inside the units ``who`` covers."""
     with engine.begin() as conn:
+        policy.require_scope(who)
+        if not policy.district_wide(who):
+            policy.require_area(conn, who, live_special(conn, code)["geometry"], code)
+            policy.require_area(conn, who, geom, code)
         if if_match is None:
             if_match = {int(live_special(conn, code)["id"])}
         return save(
@@ -107,7 +127,7 @@ def change(
             fields,
             geom,
             if_match=if_match,
-            author=author,
+            author=policy.actor_of(who, author),
             reason=reason,
             dry_run=dry_run,
         )
@@ -117,30 +137,44 @@ def close(
     engine: Engine,
     code: str,
     *,
+    who: Principal,
     if_match: set[int] | None,
-    author: str,
+    author: str | None,
     reason: str,
     dry_run: bool = False,
 ) -> SpecialOutcome:
     """Close a special grid (it stays in the history). ``if_match`` None: whatever
     version is live."""
     with engine.begin() as conn:
+        policy.require_scope(who)
+        if not policy.district_wide(who):
+            policy.require_area(conn, who, live_special(conn, code)["geometry"], code)
         if if_match is None:
             if_match = {int(live_special(conn, code)["id"])}
-        return delete(conn, code, if_match=if_match, author=author, reason=reason, dry_run=dry_run)
+        return delete(
+            conn,
+            code,
+            if_match=if_match,
+            author=policy.actor_of(who, author),
+            reason=reason,
+            dry_run=dry_run,
+        )
 
 
 def import_special_grids(
     engine: Engine,
     incoming: Incoming,
     *,
+    who: Principal,
     source: str,
     retire_missing: bool = False,
     apply: bool = False,
-    author: str,
+    author: str | None,
     reason: str | None = None,
 ) -> SpecialImportReport:
-    """Check a special-grid file against the live map; write it only if ``apply``."""
+    """Check a special-grid file against the live map; write it only if ``apply``
+    (a district-wide write: ``who`` needs a key without unit limits)."""
+    policy.require_district_wide(who, "a special-grid import", "专属网格导入")
     with engine.begin() as conn:
         return compare_and_apply(
             conn,
@@ -148,7 +182,7 @@ def import_special_grids(
             source=source,
             retire_missing=retire_missing,
             apply=apply,
-            author=author,
+            author=policy.actor_of(who, author),
             reason=reason,
         )
 
@@ -179,6 +213,8 @@ def _check_attributes(fields: Mapping[str, Any], label: str | None = None) -> No
                 f"{where_zh}{f} 为必填项",
                 **({} if many else {"field": f}),
             )
+    for f, longest in (("name", 200), ("responsible_unit", 200), ("contact_name", 100)):
+        require_text(fields.get(f), f, longest, (where, where_zh), named=not many)
 
 
 def _check(conn: Connection, code: str, fields: Mapping[str, Any], geom: BaseGeometry) -> None:
@@ -223,7 +259,7 @@ def save(
     geom: BaseGeometry | None,
     *,
     if_match: set[int] | None,
-    author: str,
+    author: audit.Who,
     reason: str,
     dry_run: bool = False,
 ) -> SpecialOutcome:
@@ -253,7 +289,7 @@ def save(
     if current is not None:
         store.close(conn, [current["id"]], at)
     vid = store.insert_version(
-        conn, code, fields, fix_make_valid(geom), at=at, author=author, reason=reason
+        conn, code, fields, fix_make_valid(geom), at=at, author=audit.shown(author), reason=reason
     )
     audit.record(
         conn,
@@ -273,7 +309,7 @@ def delete(
     code: str,
     *,
     if_match: set[int],
-    author: str,
+    author: audit.Who,
     reason: str,
     dry_run: bool = False,
 ) -> SpecialOutcome:
@@ -303,7 +339,7 @@ def save_many(
     *,
     retire: list[str],
     expected: Mapping[str, int | None],
-    author: str,
+    author: audit.Who,
     reason: str,
     batch: dict[str, Any] | None = None,
 ) -> dict[str, int]:
@@ -328,6 +364,8 @@ def save_many(
     _require_reason(reason)
     for row in rows:
         _check_attributes(row["fields"], row["code"])
+        if row["code"] in expected and expected[row["code"]] is None:  # a new code
+            require_code(str(row["code"]), "special grid code")
     at = bstore.lock_map(conn)
     codes = [r["code"] for r in rows] + list(retire)
     live = _still_as_compared(conn, codes, expected)
@@ -344,7 +382,7 @@ def save_many(
             row["fields"],
             fix_make_valid(row["geometry"]),
             at=at,
-            author=author,
+            author=audit.shown(author),
             reason=reason,
         )
         versions[code] = vid
@@ -384,7 +422,7 @@ def _audit_retired(
     retire: list[str],
     live: Mapping[str, int],
     *,
-    author: str,
+    author: audit.Who,
     reason: str,
     extra: Mapping[str, Any],
 ) -> None:
@@ -407,7 +445,7 @@ def compare_and_apply(
     source: str,
     retire_missing: bool = False,
     apply: bool = False,
-    author: str,
+    author: audit.Who,
     reason: str | None = None,
 ) -> SpecialImportReport:
     """Check a special-grid file against the live map; write it only if ``apply``.

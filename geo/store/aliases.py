@@ -33,14 +33,14 @@ def list_aliases(conn: Connection, target: str | None = None) -> list[dict]:
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
-def add_alias(conn: Connection, target: str, alias: str, *, actor: str) -> dict:
+def add_alias(conn: Connection, target: str, alias: str, *, actor: audit.Who) -> dict:
     """Add an alias (idempotent: the same pair again changes nothing)."""
     target, alias = (target or "").strip(), (alias or "").strip()
     if not target or not alias:
         raise InvalidInput("target and alias must not be empty", "target 和 alias 不能为空")
     row = conn.execute(
         insert(PlaceAlias)
-        .values(target=target, alias=alias, created_by=actor)
+        .values(target=target, alias=alias, created_by=audit.shown(actor))
         .on_conflict_do_nothing(index_elements=["target", "alias"])
         .returning(PlaceAlias.id)
     ).scalar()
@@ -56,7 +56,7 @@ def add_alias(conn: Connection, target: str, alias: str, *, actor: str) -> dict:
     return next(a for a in list_aliases(conn, target) if a["alias"] == alias)
 
 
-def delete_alias(conn: Connection, alias_id: int, *, actor: str) -> None:
+def delete_alias(conn: Connection, alias_id: int, *, actor: audit.Who) -> None:
     row = conn.execute(
         delete(PlaceAlias)
         .where(PlaceAlias.id == alias_id)

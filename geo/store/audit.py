@@ -1,7 +1,13 @@
-"""The audit log: one row per change, written in the same transaction as the change."""
+"""The audit log: one row per change, written in the same transaction as the change.
+
+The ``actor`` column is the authenticated identity (an :class:`Actor`: the key's name,
+a person, ``cli:<os user>``); its key/person ids and any name the client sent ("on
+behalf of", never trusted as the actor) go into the entry's ``detail`` JSON.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, insert, select
@@ -9,10 +15,43 @@ from sqlalchemy import Connection, insert, select
 from geo.store.models import AuditEntry
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: the identity, and the name the client gave, if any."""
+
+    name: str  # the authenticated identity: key name, person, cli:<os user>
+    key_id: int | None = None
+    person_id: int | None = None
+    on_behalf_of: str | None = None  # what the client claimed; a note, not the actor
+    shown: str | None = None  # the author a version's history shows (default: name)
+
+    def __str__(self) -> str:
+        return self.shown or self.name
+
+    def detail(self) -> dict:
+        out: dict = {}
+        if self.key_id is not None:
+            out["actor_key_id"] = self.key_id
+        if self.person_id is not None:
+            out["actor_person_id"] = self.person_id
+        if self.on_behalf_of:
+            out["on_behalf_of"] = self.on_behalf_of
+        return out
+
+
+# A string actor (the operator's tools, the scheduled purge) is taken as the identity.
+Who = str | Actor
+
+
+def shown(who: Who) -> str:
+    """The author a version's history shows for ``who``."""
+    return str(who)
+
+
 def record(
     conn: Connection,
     *,
-    actor: str,
+    actor: Who,
     action: str,
     entity: str,
     ref: str,
@@ -20,15 +59,17 @@ def record(
     detail: dict | None = None,
 ) -> int:
     """Append one entry; rolls back with the change it describes."""
+    who = actor if isinstance(actor, Actor) else Actor(name=actor)
+    detail = {**(detail or {}), **who.detail()}
     return conn.execute(
         insert(AuditEntry)
         .values(
-            actor=actor,
+            actor=who.name,
             action=action,
             entity=entity,
             ref=str(ref),
             reason=reason,
-            detail=detail or {},
+            detail=detail,
         )
         .returning(AuditEntry.id)
     ).scalar_one()

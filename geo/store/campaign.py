@@ -80,12 +80,12 @@ def get_governance(conn: Connection, compound_id: int) -> dict:
     return out
 
 
-def put_governance_row(conn: Connection, compound_id: int, gov: dict, actor: str) -> None:
+def put_governance_row(conn: Connection, compound_id: int, gov: dict, actor: audit.Who) -> None:
     """Insert or replace the campaign record of one compound."""
     values = {f: gov.get(f, EMPTY_GOVERNANCE[f]) for f in _GOV}
     if isinstance(values["struck_off_on"], str):
         values["struck_off_on"] = date.fromisoformat(values["struck_off_on"])
-    values["updated_by"] = actor
+    values["updated_by"] = audit.shown(actor)
     stmt = insert(CompoundGovernance).values(compound_id=compound_id, **values)
     conn.execute(
         stmt.on_conflict_do_update(
@@ -95,7 +95,7 @@ def put_governance_row(conn: Connection, compound_id: int, gov: dict, actor: str
 
 
 def put_governance(
-    conn: Connection, compound_id: int, record: dict, *, actor: str, reason: str | None = None
+    conn: Connection, compound_id: int, record: dict, *, actor: audit.Who, reason: str | None = None
 ) -> dict:
     """Replace the campaign record of an unowned compound; audited with before/after.
 

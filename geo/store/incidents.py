@@ -2,22 +2,26 @@
 a case (chain, responsibility, due time, history) and lifecycle steps.
 
 Writes are idempotent: an incident is keyed on (source, external_id), so a repeated
-upload stores nothing twice (``INSERT … ON CONFLICT DO NOTHING``).
+upload stores nothing twice (``INSERT … ON CONFLICT DO NOTHING``). An INSERT meeting a
+key that another transaction has stored but not committed waits for it; intake bounds
+that wait (:func:`bound_waits`) and answers :class:`~geo.errors.Busy` when it runs out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
 from geoalchemy2 import functions as gf
-from sqlalchemy import Connection, func, select, tuple_, update
+from sqlalchemy import Connection, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import OperationalError
 
 from geo import hexgrid
-from geo.errors import NotFound
+from geo.errors import Busy, NotFound
 from geo.incidents import lifecycle
 from geo.store.models import (
     AdminUnitVersion,
@@ -66,10 +70,60 @@ RETURNING source, external_id, id
 """
 
 
-def store_incidents(conn: Connection, rows: list[dict]) -> dict[tuple[str, str], int]:
+LOCK_NOT_AVAILABLE = "55P03"  # SQLSTATE of a lock_timeout that ran out
+
+
+def bound_waits(conn: Connection, lock_ms: int, statement_ms: int | None = None) -> None:
+    """Bound the caller's transaction: a wait for a row lock another transaction holds
+    (``lock_timeout``; :func:`store_incident`/:func:`store_incidents` then raise Busy)
+    and, given ``statement_ms``, each statement (``statement_timeout``)."""
+    limits = {"lock_timeout": lock_ms, "statement_timeout": statement_ms}
+    given = {k: f"{v}ms" for k, v in limits.items() if v is not None}
+    calls = ", ".join(f"set_config('{k}', :{k}, true)" for k in given)
+    conn.execute(text(f"SELECT {calls}"), given)
+
+
+@contextmanager
+def _busy_when_locked(retry_after_s: int) -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise Busy(
+            "another request is storing the same case (source + external_id) and has not "
+            f"finished; nothing was stored by this request. Retry after {retry_after_s} "
+            "seconds",
+            "另一请求正在保存同一事件（来源与外部编号相同）且尚未完成，本次请求未保存任何数据；"
+            f"请 {retry_after_s} 秒后重试",
+            retry_after=retry_after_s,
+        ) from exc
+
+
+def store_incident(conn: Connection, row: dict, retry_after_s: int = 3) -> int | None:
+    """Insert one incident unless its (source, external_id) is stored: its new id, or
+    None for a duplicate. ONE statement (``INSERT … ON CONFLICT DO NOTHING RETURNING``):
+    if another transaction is storing the same key, it waits for that one to end, as
+    bounded by :func:`bound_waits` (Busy when the bound runs out)."""
+    values = {c: row[c] for c in _INTAKE_COLUMNS if c in row}
+    values["geom"] = func.ST_GeomFromEWKT(values["geom"])
+    stmt = (
+        insert(Incident)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["source", "external_id"])
+        .returning(Incident.id)
+    )
+    with _busy_when_locked(retry_after_s):
+        return conn.execute(stmt).scalar_one_or_none()
+
+
+def store_incidents(
+    conn: Connection, rows: list[dict], retry_after_s: int = 3
+) -> dict[tuple[str, str], int]:
     """Insert incidents not stored yet; returns {(source, external_id): id} of the NEW ones.
 
-    Runs in the caller's transaction (the temp table empties itself at commit).
+    Runs in the caller's transaction (the temp table empties itself at commit). A key
+    being stored by another transaction is waited for as in :func:`store_incident`.
     """
     if not rows:
         return {}
@@ -81,7 +135,8 @@ def store_incidents(conn: Connection, rows: list[dict]) -> dict[tuple[str, str],
         with cur.copy(f"COPY incident_in ({', '.join(_INTAKE_COLUMNS)}) FROM STDIN") as cp:
             for r in rows:
                 cp.write_row(tuple(r.get(c) for c in _INTAKE_COLUMNS))
-    result = conn.exec_driver_sql(_INTAKE_INSERT).all()
+    with _busy_when_locked(retry_after_s):
+        result = conn.exec_driver_sql(_INTAKE_INSERT).all()
     return {(s, e): i for s, e, i in result}
 
 

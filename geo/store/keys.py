@@ -57,6 +57,52 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
 }
 
 
+def unit_ids_of_codes(conn: Connection, unit_codes: list[str]) -> list[int]:
+    """The live units of ``unit_codes`` (any level); a code not live is refused.
+    Keys and people's accounts both store their units through this."""
+    unit_ids = []
+    for code in unit_codes:
+        uid = conn.execute(
+            select(AdminUnitVersion.unit_id).where(
+                AdminUnitVersion.code == code,
+                AdminUnitVersion.valid_to.is_(None),
+                AdminUnitVersion.valid_from.is_not(None),
+            )
+        ).scalar()
+        if uid is None:
+            raise InvalidInput(f"no live unit has code {code}", f"没有编码为 {code} 的现行单元")
+        unit_ids.append(uid)
+    return unit_ids
+
+
+def jurisdiction(conn: Connection, role: str, unit_ids, worker_code: str | None) -> frozenset[int]:
+    """The units a key or an account sees now: its stored units, or for a grid worker
+    the grids assigned today (not at creation); assigned nowhere, no unit at all."""
+    if role != "grid_worker":
+        return frozenset(unit_ids)
+    return frozenset(
+        conn.execute(
+            select(GridAssignment.unit_id)
+            .join(GridWorker, GridWorker.id == GridAssignment.worker_id)
+            .where(GridWorker.worker_code == worker_code, GridAssignment.valid_to.is_(None))
+        ).scalars()
+    ) or frozenset({-1})
+
+
+def check_worker_code(conn: Connection, worker_code: str | None) -> None:
+    """A worker code, if given, names a known grid worker."""
+    if (
+        worker_code
+        and conn.execute(
+            select(GridWorker.id).where(GridWorker.worker_code == worker_code)
+        ).scalar()
+        is None
+    ):
+        raise InvalidInput(
+            f"no grid worker has code {worker_code}", f"没有编号为 {worker_code} 的网格员"
+        )
+
+
 def create_key(
     conn: Connection,
     *,
@@ -90,34 +136,14 @@ def create_key(
             "a grid worker key needs --worker CODE (and only a grid worker key has one)",
             "网格员密钥须指定 --worker 网格员编号（其他角色不可指定）",
         )
-    if (
-        worker_code
-        and conn.execute(
-            select(GridWorker.id).where(GridWorker.worker_code == worker_code)
-        ).scalar()
-        is None
-    ):
-        raise InvalidInput(
-            f"no grid worker has code {worker_code}", f"没有编号为 {worker_code} 的网格员"
-        )
+    check_worker_code(conn, worker_code)
     bad = sorted(set(scopes) - set(API_SCOPES))
     if bad or not scopes:
         raise InvalidInput(
             f"unknown or missing scope(s) {bad}; use {', '.join(API_SCOPES)}",
             f"权限范围无效 {bad}；可用 {', '.join(API_SCOPES)}",
         )
-    unit_ids = []
-    for code in unit_codes:
-        uid = conn.execute(
-            select(AdminUnitVersion.unit_id).where(
-                AdminUnitVersion.code == code,
-                AdminUnitVersion.valid_to.is_(None),
-                AdminUnitVersion.valid_from.is_not(None),
-            )
-        ).scalar()
-        if uid is None:
-            raise InvalidInput(f"no live unit has code {code}", f"没有编码为 {code} 的现行单元")
-        unit_ids.append(uid)
+    unit_ids = unit_ids_of_codes(conn, unit_codes)
     prefix = secrets.token_hex(4)
     key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(24)}"
     key_id = conn.execute(
@@ -159,17 +185,7 @@ def get_by_prefix(conn: Connection, prefix: str) -> KeyRecord | None:
     )
     if row is None:
         return None
-    unit_ids = frozenset(row["unit_ids"])
-    if row["role"] == "grid_worker":  # the grids assigned today, not at key creation
-        unit_ids = frozenset(
-            conn.execute(
-                select(GridAssignment.unit_id)
-                .join(GridWorker, GridWorker.id == GridAssignment.worker_id)
-                .where(
-                    GridWorker.worker_code == row["worker_code"], GridAssignment.valid_to.is_(None)
-                )
-            ).scalars()
-        ) or frozenset({-1})  # assigned nowhere: sees no unit at all
+    unit_ids = jurisdiction(conn, row["role"], row["unit_ids"], row["worker_code"])
     return KeyRecord(
         row["id"],
         row["name"],

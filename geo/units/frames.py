@@ -14,8 +14,11 @@ from collections.abc import Mapping
 import geopandas as gpd
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
-from geo.errors import NotFound, StaleVersion
+from geo.crs import metric
+from geo.errors import InvalidInput, NotFound, StaleVersion
+from geo.topology.fixes import fix_make_valid
 from geo.units.edits import EditResult
 
 
@@ -109,3 +112,19 @@ def checksum_units(units: gpd.GeoDataFrame) -> str:
         h.update(f"{rec.level}|{rec.code}|{rec.name}|{rec.parent_code or ''}|".encode())
         h.update(shapely.to_wkb(shapely.normalize(rec.geometry)))
     return h.hexdigest()
+
+
+def community_at(live: gpd.GeoDataFrame, geom: BaseGeometry) -> str:
+    """The community holding most of ``geom`` (for a new grid that names none)."""
+    communities = live[live["level"] == "community"]
+    # The drawn shape may be invalid: find its community on a repaired copy and let
+    # the edit itself refuse it with the findings.
+    pieces = communities.geometry.intersection(fix_make_valid(geom)).to_numpy()
+    # Areas in the local Gauss-Krüger zone: degrees² would favour the northern side.
+    areas = pd.Series(shapely.area(metric.to_metric(pieces, metric.metric_epsg_for(pieces))))
+    if not len(areas) or float(areas.max()) <= 0:
+        raise InvalidInput(
+            "the new grid lies in no community of the district; draw it inside one",
+            "新网格不在本区任何社区内；请在社区范围内绘制",
+        )
+    return str(communities["code"].iloc[int(areas.to_numpy().argmax())])

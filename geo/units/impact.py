@@ -58,7 +58,8 @@ def workload(
         if k in keys:
             w = out[label[k]]
             w["compounds"] += 1
-            w["households"] += int(rec.get("households") or 0)
+            households = rec.get("households")  # NaN in a frame when the ledger has none
+            w["households"] += int(households) if pd.notna(households) else 0
             w["unowned_compounds"] += rec.get("management_type") == "unowned"
     for k in incidents_30d:
         if k in keys:

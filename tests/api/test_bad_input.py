@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass, field
 
@@ -31,7 +32,12 @@ TABLES = (
     "admin_unit",
     "admin_unit_version",
     "grid_worker",
+    "grid_assignment",
     "audit_log",
+    "compound",
+    "compound_governance",
+    "special_grid",
+    "place_alias",
 )
 PROBLEM = "application/problem+json"
 # A message "says what to do" when it gives an instruction or states the rule.
@@ -157,6 +163,492 @@ def _json(body) -> dict:
 def _raw(body: bytes, ctype: str) -> dict:
     return {"content": body, "headers": {"content-type": ctype}}
 
+
+BIG = 2**63  # one past BIGINT
+ALIASES = "/v1/aliases"
+WORKER = "/v1/registers/workers/W9901"
+COMPOUNDS = "/v1/registers/compounds"
+SPECIAL = "/v1/special-grids"
+OK_WORKER = {"name": "王小明", "actor": "clerk"}
+OK_COMPOUND = {
+    "name": "幸福小区",
+    "management_type": "unowned",
+    "location": {"lon": LON, "lat": LAT, "crs": "wgs84"},
+    "actor": "clerk",
+}
+OK_SPECIAL = {
+    "code": "SGTEST1",
+    "name": "测试学校",
+    "kind": "school",
+    "responsible_unit": "教育局",
+    "geometry": {"type": "Polygon", "coordinates": [SQUARE]},
+    "reason": "bad-input corpus",
+}
+
+
+def _deep(n: int) -> bytes:
+    return b"[" * n + b"]" * n
+
+
+def _fc(props: dict) -> bytes:
+    feat = {
+        "type": "Feature",
+        "properties": props,
+        "geometry": {"type": "Polygon", "coordinates": [SQUARE]},
+    }
+    return json.dumps({"type": "FeatureCollection", "features": [feat]}).encode()
+
+
+def _unit_fc(name: str) -> bytes:
+    return _fc({"code": "410799001001001", "name": name, "level": "grid"})
+
+
+def _esc(body: str) -> dict:
+    """A JSON body written by hand, so it can hold escapes json.dumps never writes."""
+    return _raw(body.encode(), "application/json")
+
+
+INCIDENT_TEXT = (
+    '{"source": "grid_worker", "external_id": %s, "reported_at": "2026-10-01T08:30:00+08:00", '
+    f'"category": "environment", "lon": {LON}, "lat": {LAT}, "crs": "wgs84"}}'
+)
+
+# Issue 15: inputs that were a text/plain 500 (NUL, lone surrogates, integers past BIGINT,
+# deep nesting, giant numbers, non-object features) or bad data that was stored
+# (implausible dates, invisible or huge names, path-like or huge codes).
+TRUST_CASES = [
+    # --- a NUL character in stored text, in every kind of field ----------------------
+    Case(
+        "nul-incident-external-id",
+        "POST",
+        INC,
+        "external_id",
+        kwargs=_json(_incident(external_id="a\x00b")),
+    ),
+    Case(
+        "nul-incident-description",
+        "POST",
+        INC,
+        "description",
+        kwargs=_json(_incident(description="a\x00b")),
+    ),
+    Case(
+        "nul-open311-description",
+        "POST",
+        O311,
+        "description",
+        kwargs={"data": {**O311_OK, "description": "a\x00"}},
+    ),
+    Case("nul-worker-name", "PUT", WORKER, "name", kwargs=_json({**OK_WORKER, "name": "王\x00"})),
+    Case("nul-worker-actor", "PUT", WORKER, "actor", kwargs=_json({**OK_WORKER, "actor": "a\x00"})),
+    Case(
+        "nul-worker-code-in-path",
+        "PUT",
+        "/v1/registers/workers/W%00",
+        "path",
+        kwargs=_json(OK_WORKER),
+    ),
+    Case("nul-grid-code-in-path", "GET", "/v1/grids/4107%00", "path"),
+    Case("nul-coverage-code-in-path", "GET", "/v1/coverage/4107%00", "path"),
+    Case(
+        "nul-worker-search", "GET", "/v1/registers/workers", "q", kwargs={"params": {"q": "王\x00"}}
+    ),
+    Case("nul-audit-actor", "GET", "/v1/audit", "actor", kwargs={"params": {"actor": "a\x00"}}),
+    Case(
+        "nul-alias-target",
+        "POST",
+        ALIASES,
+        "target",
+        kwargs=_json({"target": "x\x00", "alias": "y"}),
+    ),
+    Case(
+        "nul-compound-name",
+        "POST",
+        COMPOUNDS,
+        "name",
+        kwargs=_json({**OK_COMPOUND, "name": "a\x00"}),
+    ),
+    Case(
+        "nul-special-contact",
+        "POST",
+        SPECIAL,
+        "contact_name",
+        kwargs=_json({**OK_SPECIAL, "contact_name": "a\x00"}),
+    ),
+    Case(
+        "nul-publish-author",
+        "POST",
+        f"{SETS}/1/publish",
+        "author",
+        kwargs=_json({"author": "a\x00"}),
+    ),
+    Case(
+        "nul-ogc-property",
+        "POST",
+        "/ogc/collections/special-grids/items",
+        "properties.name",
+        kwargs=_raw(
+            json.dumps(
+                {
+                    "type": "Feature",
+                    "properties": {**OK_SPECIAL, "name": "a\x00", "geometry": None},
+                    "geometry": OK_SPECIAL["geometry"],
+                }
+            ).encode(),
+            "application/geo+json",
+        ),
+    ),
+    Case(
+        "nul-track-form-worker",
+        "POST",
+        TRACKS,
+        "worker_id",
+        kwargs=_track_upload(
+            "t.csv",
+            f"worker_id,time,lon,lat\nW0001,2026-10-01T08:00:00+08:00,{LON},{LAT}\n".encode(),
+            crs="wgs84",
+            worker_id="W\x00",
+        ),
+    ),
+    Case(
+        "nul-track-file-worker",
+        "POST",
+        TRACKS,
+        "worker",
+        kwargs=_track_upload(
+            "t.csv",
+            f"worker_id,time,lon,lat\nW\x0001,2026-10-01T08:00:00+08:00,{LON},{LAT}\n".encode(),
+            crs="wgs84",
+        ),
+    ),
+    Case(
+        "nul-ledger-author",
+        "POST",
+        "/v1/registers/ledgers/import",
+        "author",
+        kwargs=_boundary_upload(
+            "l.csv", "名称,经度,纬度\n幸福小区,113.9,35.3\n".encode(), author="a\x00"
+        ),
+    ),
+    Case(
+        "nul-ledger-encoding",
+        "POST",
+        "/v1/registers/ledgers/import",
+        "encoding",
+        kwargs=_boundary_upload(
+            "l.csv", "名称,经度,纬度\n幸福小区,113.9,35.3\n".encode(), encoding="gbk\x00"
+        ),
+    ),
+    Case(
+        "control-char-worker-name",
+        "PUT",
+        WORKER,
+        "name",
+        kwargs=_json({**OK_WORKER, "name": "王\x07"}),
+    ),
+    Case(
+        "line-break-in-a-name",
+        "PUT",
+        WORKER,
+        "name",
+        kwargs=_json({**OK_WORKER, "name": "王\n小明"}),
+    ),
+    # --- lone surrogates (valid JSON escapes, no valid text) --------------------------
+    Case(
+        "surrogate-incident-external-id",
+        "POST",
+        INC,
+        "external_id",
+        kwargs=_esc(INCIDENT_TEXT % '"x\\ud800"'),
+    ),
+    Case(
+        "surrogate-worker-name",
+        "PUT",
+        WORKER,
+        "name",
+        kwargs=_esc('{"name": "\\udc00", "actor": "clerk"}'),
+    ),
+    Case(
+        "surrogate-alias",
+        "POST",
+        ALIASES,
+        "alias",
+        kwargs=_esc('{"target": "410799", "alias": "a\\ud83d"}'),
+    ),
+    Case(
+        "surrogate-batch-id",
+        "POST",
+        BATCH,
+        "points[0].id",
+        kwargs=_esc(f'{{"points": [{{"lon": {LON}, "lat": {LAT}, "id": "\\ud800"}}]}}'),
+    ),
+    # --- integers past BIGINT (ids and body fields) -----------------------------------
+    Case("bigint-incident-id", "GET", f"{INC}/{BIG}", "incident_id"),
+    Case(
+        "bigint-incident-id-patch",
+        "PATCH",
+        f"{INC}/{BIG}",
+        "incident_id",
+        kwargs=_json({"action": "close", "actor": "x"}),
+    ),
+    Case(
+        "bigint-audit-before-id",
+        "GET",
+        "/v1/audit",
+        "before_id",
+        kwargs={"params": {"before_id": str(BIG)}},
+    ),
+    Case(
+        "bigint-version-diff",
+        "GET",
+        "/v1/units/410799001001001/diff",
+        "from",
+        kwargs={"params": {"from": str(BIG), "to": "1"}},
+    ),
+    Case(
+        "bigint-compound-households",
+        "POST",
+        COMPOUNDS,
+        "households",
+        kwargs=_json({**OK_COMPOUND, "households": BIG}),
+    ),
+    Case(
+        "bigint-negative-in-batch",
+        "POST",
+        BATCH,
+        "points[0].id",
+        kwargs=_json({"points": [{"lon": LON, "lat": LAT, "id": -BIG - 1}]}),
+    ),
+    Case(
+        "bigint-ogc-offset",
+        "GET",
+        "/ogc/collections/grids/items",
+        "offset",
+        400,  # OGC API parameters answer 400, as that standard says
+        kwargs={"params": {"offset": str(BIG)}},
+    ),
+    # --- deep nesting and giant numbers, refused before parsing -----------------------
+    Case(
+        "deep-json-incident", "POST", INC, "JSON", kwargs=_raw(_deep(100_000), "application/json")
+    ),
+    Case(
+        "deep-json-batch",
+        "POST",
+        BATCH,
+        "JSON",
+        kwargs=_raw(b'{"points": ' + _deep(5000) + b"}", "application/json"),
+    ),
+    Case(
+        "deep-geojson-incident",
+        "POST",
+        INC,
+        "JSON",
+        kwargs=_raw(_deep(1000), "application/geo+json"),
+    ),
+    Case(
+        "deep-geojson-track-file",
+        "POST",
+        TRACKS,
+        "GeoJSON",
+        kwargs=_track_upload(
+            "t.geojson",
+            b'{"type": "FeatureCollection", "features": ' + _deep(5000) + b"}",
+            worker_id="W0001",
+        ),
+    ),
+    Case(
+        "giant-number-incident",
+        "POST",
+        INC,
+        "JSON",
+        kwargs=_raw(b'{"lon": ' + b"1" * 10**6 + b"}", "application/json"),
+    ),
+    Case(
+        "giant-number-batch",
+        "POST",
+        BATCH,
+        "JSON",
+        kwargs=_raw(
+            b'{"points": [{"lon": ' + b"9" * 5000 + b', "lat": 35.3}]}', "application/json"
+        ),
+    ),
+    # --- features that are not Feature objects ------------------------------------------
+    Case(
+        "features-of-numbers-json",
+        "POST",
+        INC,
+        "features[0]",
+        kwargs=_json({"type": "FeatureCollection", "features": [1, 2]}),
+    ),
+    Case(
+        "features-of-numbers-geojson",
+        "POST",
+        INC,
+        "features[0]",
+        kwargs=_raw(b'{"type": "FeatureCollection", "features": [1, 2]}', "application/geo+json"),
+    ),
+    Case(
+        "feature-properties-not-an-object",
+        "POST",
+        INC,
+        "features[0]",
+        kwargs=_raw(
+            b'{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": [1]}]}',
+            "application/geo+json",
+        ),
+    ),
+    Case(
+        "geojson-incident-body-an-array",
+        "POST",
+        INC,
+        "FeatureCollection",
+        kwargs=_raw(b"[1, 2]", "application/geo+json"),
+    ),
+    Case(
+        "geojson-incident-body-a-string",
+        "POST",
+        INC,
+        "FeatureCollection",
+        kwargs=_raw(b'"x"', "application/geo+json"),
+    ),
+    Case(
+        "features-of-numbers-track-file",
+        "POST",
+        TRACKS,
+        "feature 1",
+        kwargs=_track_upload(
+            "t.geojson", b'{"type": "FeatureCollection", "features": [1, 2]}', worker_id="W0001"
+        ),
+    ),
+    # --- implausible dates -----------------------------------------------------------------
+    Case(
+        "incident-dated-1970",
+        "POST",
+        INC,
+        "reported_at",
+        kwargs=_json(_incident(reported_at="1970-01-01T00:00:00Z")),
+    ),
+    Case(
+        "incident-dated-2100",
+        "POST",
+        INC,
+        "reported_at",
+        kwargs=_json(_incident(reported_at="2100-01-01T00:00:00Z")),
+    ),
+    # --- names and codes out of their formats ----------------------------------------------
+    Case(
+        "worker-code-10000-chars",
+        "PUT",
+        "/v1/registers/workers/" + "W" * 10_000,
+        "code",
+        kwargs=_json(OK_WORKER),
+    ),
+    Case(
+        "worker-code-path-like",
+        "PUT",
+        "/v1/registers/workers/..%5C..%5Cetc",
+        "code",
+        kwargs=_json(OK_WORKER),
+    ),
+    Case(
+        "worker-name-invisible",
+        "PUT",
+        WORKER,
+        "name",
+        kwargs=_json({**OK_WORKER, "name": "\u200b\u200b \u3000"}),
+    ),
+    Case(
+        "special-code-path-like",
+        "POST",
+        SPECIAL,
+        "code",
+        kwargs=_json({**OK_SPECIAL, "code": "../../etc"}),
+    ),
+    Case(
+        "special-code-10000-chars",
+        "POST",
+        SPECIAL,
+        "code",
+        kwargs=_json({**OK_SPECIAL, "code": "S" * 10_000}),
+    ),
+    Case(
+        "special-name-100000-chars",
+        "POST",
+        SPECIAL,
+        "name",
+        kwargs=_json({**OK_SPECIAL, "name": "校" * 100_000}),
+    ),
+    Case(
+        "ogc-special-code-path-like",
+        "POST",
+        "/ogc/collections/special-grids/items",
+        "code",
+        kwargs=_raw(
+            json.dumps(
+                {
+                    "type": "Feature",
+                    "properties": {**OK_SPECIAL, "code": "../../etc", "geometry": None},
+                    "geometry": OK_SPECIAL["geometry"],
+                }
+            ).encode(),
+            "application/geo+json",
+        ),
+    ),
+    Case(
+        "ogc-grid-name-invisible",
+        "PUT",
+        "/ogc/collections/grids/items/410799001001001",
+        "properties.name",
+        kwargs={
+            **_raw(
+                json.dumps(
+                    {"type": "Feature", "properties": {"name": "\u200b"}, "geometry": None}
+                ).encode(),
+                "application/geo+json",
+            )
+        },
+    ),
+    Case(
+        "special-import-code-path-like",
+        "POST",
+        f"{SPECIAL}/import",
+        "code",
+        kwargs=_boundary_upload(
+            "s.geojson",
+            _fc(
+                {
+                    "code": "../../etc",
+                    "name": "学校",
+                    "kind": "school",
+                    "responsible_unit": "教育局",
+                }
+            ),
+            dry_run="false",
+            reason="corpus",
+        ),
+    ),
+    Case(
+        "boundary-name-100000-chars",
+        "POST",
+        SETS,
+        "name",
+        kwargs=_boundary_upload("g.geojson", _unit_fc("网" * 100_000), level="grid"),
+    ),
+    Case(
+        "boundary-name-invisible",
+        "POST",
+        SETS,
+        "name",
+        kwargs=_boundary_upload("g.geojson", _unit_fc("\u200b\u200b"), level="grid"),
+    ),
+    Case(
+        "compound-name-only-spaces",
+        "POST",
+        COMPOUNDS,
+        "name",
+        kwargs=_json({**OK_COMPOUND, "name": "   "}),
+    ),
+]
 
 CASES = [
     # --- reverse geocoding: query parameters -------------------------------------
@@ -620,6 +1112,7 @@ CASES = [
         "offset",
         kwargs={"params": {"offset": str(10**19)}},
     ),
+    *TRUST_CASES,
     # --- the default limit for everything else (1 MiB) -----------------------------
     Case(
         "edit-body-over-limit",
@@ -644,6 +1137,7 @@ def test_bad_input_gets_a_problem_and_changes_nothing(client, db_engine, case):
     for key in ("type", "title", "detail", "detail_zh", "instance"):
         assert body[key], key
     assert body["instance"] == case.path.split("?")[0]
+    assert re.search("[\u4e00-\u9fff]", body["detail_zh"]), body["detail_zh"]  # Chinese too
     # The message names the field: in the text, or in the structured extras.
     named = json.dumps(
         [body["detail"], body.get("errors"), body.get("field"), body.get("column")],
@@ -775,3 +1269,147 @@ def test_live_boundary_csv_export_has_no_formula_cells(client):
     rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert len(rows) > 611
     assert _formula_cells(rows) == []
+
+
+# --- issue 15: bad rows inside bulk bodies, implausible fixes, the edge scanner ----------
+
+
+def _gpx(year: int, n: int = 6) -> bytes:
+    pts = "".join(
+        f'<trkpt lat="{LAT + i * 0.0002}" lon="{LON}"><time>{year}-10-01T08:0{i}:00Z</time></trkpt>'
+        for i in range(n)
+    )
+    return (
+        '<?xml version="1.0"?><gpx version="1.1" creator="corpus" '
+        'xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>' + pts + "</trkseg></trk></gpx>"
+    ).encode()
+
+
+@pytest.mark.parametrize("year", [1970, 1999, 2100])
+def test_fixes_at_implausible_times_are_dropped_and_counted(client, db_engine, year):
+    # 2100: would escape the purge of old tracks; 1970: a phone whose clock was reset.
+    before = _counts(db_engine)
+    r = client.post(TRACKS, **_track_upload("t.gpx", _gpx(year), worker_id="W0001"))
+    assert r.status_code == 200, r.text[:300]
+    body = r.json()
+    assert body["fixes_received"] == 6 and body["fixes_kept"] == 0
+    assert body["dropped"]["implausible_time"] == 6
+    assert body["new_tracks"] == 0
+    assert _counts(db_engine) == before
+
+
+def test_fixes_inside_the_window_are_kept(client, db_engine):
+    # The same file dated 2026 is cleaned normally: the window is what drops the others.
+    r = client.post(TRACKS, **_track_upload("t.gpx", _gpx(2026), worker_id="W0001"))
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["dropped"]["implausible_time"] == 0
+    assert r.json()["fixes_kept"] > 0
+
+
+def _ndjson(*rows: str) -> dict:
+    return _raw("\n".join(rows).encode() + b"\n", "application/x-ndjson")
+
+
+BAD_ROWS = [
+    ("nul", INCIDENT_TEXT % '"row\\u0000"', "external_id"),
+    ("surrogate", INCIDENT_TEXT % '"row\\udfff"', "external_id"),
+    ("deep", "[" * 5000 + "]" * 5000, None),
+    ("giant-number", '{"lon": ' + "7" * 6000 + "}", None),
+    (
+        "dated-1970",
+        json.dumps(_incident(external_id="row-1970", reported_at="1970-01-01T00:00:00Z")),
+        "reported_at",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "row", "field"), BAD_ROWS, ids=[b[0] for b in BAD_ROWS])
+def test_a_bad_ndjson_row_is_rejected_with_its_line(client, db_engine, name, row, field):
+    before = _counts(db_engine)
+    r = client.post(INC, **_ndjson(row))
+    assert r.status_code == 200, r.text[:300]
+    body = r.json()
+    assert (body["received"], body["stored"], body["rejected"]) == (1, 0, 1)
+    problem = body["errors"][0]
+    assert problem["line"] == 1 and problem["message"] and problem["message_zh"]
+    if field is not None:
+        assert problem["field"] == field
+    assert _counts(db_engine) == before
+
+
+def test_csv_and_geojson_rows_with_nul_or_1970_are_rejected(client, db_engine):
+    before = _counts(db_engine)
+    csv_body = (
+        CSV_HEAD
+        + f"grid_worker,csv-nul\x00,2026-10-01T08:30:00+08:00,environment,{LON},{LAT},wgs84\n"
+        + f"grid_worker,csv-1970,1970-01-01T00:00:00+00:00,environment,{LON},{LAT},wgs84\n"
+    ).encode()
+    r = client.post(INC, **_raw(csv_body, "text/csv"))
+    assert r.status_code == 200, r.text[:300]
+    assert [e["field"] for e in r.json()["errors"]] == ["external_id", "reported_at"]
+
+    def fc(**change) -> dict:
+        feat = {
+            "type": "Feature",
+            "properties": {**_incident(external_id="gj-1"), **change},
+            "geometry": {"type": "Point", "coordinates": [LON, LAT]},
+        }
+        return _raw(
+            json.dumps({"type": "FeatureCollection", "features": [feat]}).encode(),
+            "application/geo+json",
+        )
+
+    # A JSON body with a NUL anywhere is refused whole at the edge, naming the member;
+    # a plausible-looking row with an implausible date is one rejected row.
+    nul = client.post(INC, **fc(description="a\x00"))
+    assert nul.status_code == 422 and nul.headers["content-type"] == PROBLEM
+    assert nul.json()["field"] == "features[0].properties.description"
+    old = client.post(INC, **fc(reported_at="1999-12-31T23:59:59Z"))
+    assert old.status_code == 200, old.text[:300]
+    assert [e["field"] for e in old.json()["errors"]] == ["reported_at"]
+    assert old.json()["stored"] == 0
+    assert _counts(db_engine) == before
+
+
+def test_open311_ids_past_bigint_find_nothing(client):
+    r = client.get(O311, params={"service_request_id": f"{BIG},{10**30}"})
+    assert r.status_code == 200 and r.json() == []
+
+
+def test_the_json_scanner_counts_depth_outside_strings_only():
+    from api.limits import MAX_JSON_DEPTH, Refusal, check_json, json_depth
+
+    assert json_depth(b'{"a": [[1, 2], {"b": "[[[[{{{{"}]}') == 3
+    assert json_depth(b'["\\"[[[", [[]]]') == 3  # an escaped quote does not end the string
+    ok = b'{"s": "' + b"[" * 1000 + b'"}'  # deep-looking text inside a string is fine
+    check_json(ok)
+    check_json(b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH)
+    with pytest.raises(Refusal):
+        check_json(b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1))
+    check_json(b'{"id": "' + b"9" * 5000 + b'"}')  # digits in a string are text
+    check_json(b'{"pair": "\\ud83d\\ude00", "n": 9223372036854775807}')  # a valid pair; BIGINT max
+    with pytest.raises(Refusal) as e:
+        check_json(b'{"a": [{"b": 9223372036854775808}]}')
+    assert e.value.field == "a[0].b"
+    with pytest.raises(Refusal) as e:
+        check_json(b'{"a": {"b\\u0000": 1}}')
+    assert "a" in e.value.field
+
+
+def test_plausible_names_codes_and_times():
+    from datetime import UTC, datetime, timedelta
+
+    from geo.plausible import code_problem, text_problem, time_problem
+
+    assert text_problem("纺织社区第1网格", 200) is None
+    assert text_problem("\u200b\u3000 \u200d", 200) is not None  # only invisible characters
+    assert text_problem("x" * 201, 200) is not None
+    assert text_problem("a\tb", 200) is not None
+    assert code_problem("410799S0001") is None and code_problem("W0001") is None
+    for bad in ("../../etc", "a b", "", "x" * 65, "编码"):
+        assert code_problem(bad) is not None, bad
+    now = datetime(2026, 12, 4, tzinfo=UTC)
+    assert time_problem(datetime(2000, 1, 1, tzinfo=UTC), now) is None
+    assert time_problem(datetime(1999, 12, 31, 23, 59, tzinfo=UTC), now) is not None
+    assert time_problem(now + timedelta(hours=23), now) is None
+    assert time_problem(now + timedelta(hours=25), now) is not None

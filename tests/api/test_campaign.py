@@ -142,13 +142,15 @@ def test_governance_record_and_strike_off(client, imported):
         ).one()
         audits = conn.execute(
             text(
-                "SELECT actor, action FROM audit_log WHERE entity = 'compound' AND ref = :r "
+                "SELECT actor, action, detail->>'on_behalf_of' FROM audit_log "
+                "WHERE entity = 'compound' AND ref = :r "
                 "ORDER BY id"
             ),
             {"r": str(cid)},
         ).all()
     assert tuple(row) == ("community", "王建国", "2026-11-01", "community_managed")
-    assert audits[-1] == ("街道办", "campaign.update")
+    # The actor is the identity (anonymous: no key); the client's name is a note only.
+    assert audits[-1] == ("anonymous", "campaign.update", "街道办")
     listed = client.get("/v1/registers/campaign", params={"stage": "struck_off"}).json()
     assert cid in {x["compound_id"] for x in listed}
     # The campaign covers unowned compounds only; bad modes are refused.

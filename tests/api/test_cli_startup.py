@@ -1,25 +1,22 @@
 """`gridmap --help` starts without the heavy libraries, and still lists every command.
 
 Laziness is checked by the modules a real ``python -m api.cli --help`` process has
-loaded, not by timing (benchmarks/bench_cli.py times it). The listing is checked
-against the app built with every command module imported (``build(lazy=False)``).
+loaded, not by timing (benchmarks/bench_cli.py times it), and by what each module
+under ``api/cli/`` imports at its top: every command module is registered at start-up,
+so each imports its heavy dependencies inside the command bodies.
 """
 
 from __future__ import annotations
 
-import inspect
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from typer.core import TyperGroup
-from typer.main import get_group
-from typer.testing import CliRunner
 
 from geo.settings import PROJECT_ROOT
-
-from api.cli.main import LAZY_COMMANDS, build
 
 HEAVY = (
     "geopandas",
@@ -38,6 +35,11 @@ HEAVY = (
     "geo.services",
     "boundaries",
 )
+# The project modules a command module may import at its top (they import nothing
+# heavy themselves: the `--help` test below loads them all).
+LIGHT_PROJECT = ("geo.errors", "geo.vocab", "geo.io.fieldmap", "api.cli")
+PROJECT_PACKAGES = ("api", "geo", "boundaries", "web_map")
+CLI_MODULES = sorted((PROJECT_ROOT / "api" / "cli").glob("*.py"))
 
 # Runs the CLI as `python -m api.cli --help` does, then prints what was loaded.
 LOADED_AFTER_HELP = """
@@ -50,10 +52,35 @@ except SystemExit as exc:
 print("\\nMODULES " + json.dumps({"exit": code, "modules": sorted(sys.modules)}))
 """
 
+# Shows the help of every command and subcommand in one process, then what was loaded.
+LOADED_AFTER_EVERY_HELP = """
+import json, sys
+from typer import _click
+from typer.core import TyperGroup
+from typer.main import get_group
+from typer.testing import CliRunner
+from api.cli.main import app
 
-def _loaded_after(*args: str) -> tuple[int, list[str]]:
+def walk(group, prefix):
+    ctx = _click.Context(group)
+    for name in group.list_commands(ctx):
+        yield [*prefix, name]
+        cmd = group.get_command(ctx, name)
+        if isinstance(cmd, TyperGroup):
+            yield from walk(cmd, [*prefix, name])
+
+runner = CliRunner()
+codes = {}
+for path in [[], *walk(get_group(app), [])]:
+    done = runner.invoke(app, [*path, "--help"], prog_name="gridmap")
+    codes[" ".join(path)] = [done.exit_code, done.output]
+print("\\nMODULES " + json.dumps({"exit": codes, "modules": sorted(sys.modules)}))
+"""
+
+
+def _run(script: str, *args: str) -> tuple[object, list[str]]:
     done = subprocess.run(
-        [sys.executable, "-c", LOADED_AFTER_HELP, *args],
+        [sys.executable, "-c", script, *args],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -64,48 +91,85 @@ def _loaded_after(*args: str) -> tuple[int, list[str]]:
     return answer["exit"], answer["modules"]
 
 
+def _under(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
 def _heavy(modules: list[str]) -> list[str]:
-    return [m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY)]
+    return [m for m in modules if _under(m, HEAVY)]
 
 
-@pytest.mark.parametrize("args", [["--help"], ["db", "--help"], ["keys", "create", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["db", "--help"],
+        ["keys", "create", "--help"],
+        ["import", "--help"],
+        ["geocode", "--help"],
+        ["ledger", "import", "--help"],
+    ],
+)
 def test_help_loads_no_heavy_library(args):
-    code, modules = _loaded_after(*args)
+    code, modules = _run(LOADED_AFTER_HELP, *args)
     assert code == 0
     assert "typer" in modules  # the wrapper really ran the CLI
     assert _heavy(modules) == []
 
 
-def test_a_lazy_command_loads_its_module_only_when_resolved():
-    code, modules = _loaded_after("--help")
-    assert code == 0 and "api.cli.geocode" not in modules
-    code, modules = _loaded_after("geocode", "--help")
-    assert code == 0 and "api.cli.geocode" in modules
-    assert "api.cli.boundaries" not in modules  # only the module of that command
+def test_every_command_shows_its_help_without_a_heavy_library():
+    codes, modules = _run(LOADED_AFTER_EVERY_HELP)
+    assert isinstance(codes, dict)
+    top = {path for path in codes if " " not in path}
+    assert {"serve", "db", "import", "ingest", "ledger", "geocode", "map"} <= top
+    assert {"ledger import", "ingest tracks", "map dashboard", "keys create"} <= set(codes)
+    for path, (code, output) in codes.items():
+        assert code == 0, (path, output)
+        assert "Usage: gridmap" in output, path
+    listed = codes[""][1]
+    for name in top - {""}:
+        assert f" {name} " in listed, name  # the root help lists every command
+    assert _heavy(modules) == []
 
 
-def _first_paragraph(text: str | None) -> str:
-    return inspect.cleandoc(text or "").split("\n\n")[0]
+def _top_level_imports(body: list[ast.stmt]) -> list[str]:
+    """Modules a module body imports when it runs: not in functions, not under
+    ``if TYPE_CHECKING:``; ``from a import b`` counts as ``a.b``."""
+    names: list[str] = []
+    for node in body:
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0 and node.module, "use absolute imports"
+            names += [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            names += _top_level_imports(node.orelse)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        else:  # the bodies of if/try/with/for/class statements run at import
+            inner = [*getattr(node, "body", []), *getattr(node, "orelse", [])]
+            inner += getattr(node, "finalbody", [])
+            for handler in getattr(node, "handlers", []):
+                inner += handler.body
+            names += _top_level_imports(inner)
+    return names
 
 
-def test_lazy_table_matches_what_each_module_registers():
-    eager = get_group(build(lazy=False)).commands
-    lazy = get_group(build()).commands
-    assert list(lazy) == list(eager)  # same commands, same order
-    for module, commands in LAZY_COMMANDS.items():
-        for cmd in commands:
-            real = eager[cmd.name]
-            assert cmd.help == _first_paragraph(real.help), f"{module}: {cmd.name}"
-            assert cmd.group == isinstance(real, TyperGroup), f"{module}: {cmd.name}"
+def test_the_top_level_import_reader_sees_what_runs():
+    tree = ast.parse(
+        "import pandas\n"
+        "from geo import topology\n"
+        "if TYPE_CHECKING:\n    import sqlalchemy\n"
+        "try:\n    import shapely\nexcept ImportError:\n    import pyarrow\n"
+        "def f():\n    import geopandas\n"
+    )
+    assert _top_level_imports(tree.body) == ["pandas", "geo.topology", "shapely", "pyarrow"]
 
 
-def test_help_lists_every_command_as_the_eager_app_does():
-    runner = CliRunner()
-    eager, lazy = build(lazy=False), build()
-    names = list(get_group(eager).commands)
-    assert {"serve", "db", "import", "ingest", "ledger", "geocode", "map"} <= set(names)
-    for args in [[], *([name] for name in names)]:
-        want = runner.invoke(eager, [*args, "--help"], prog_name="gridmap", terminal_width=100)
-        got = runner.invoke(lazy, [*args, "--help"], prog_name="gridmap", terminal_width=100)
-        assert want.exit_code == got.exit_code == 0, (args, got.output)
-        assert got.output == want.output, args
+@pytest.mark.parametrize("path", CLI_MODULES, ids=lambda p: p.name)
+def test_command_modules_import_nothing_heavy_at_their_top(path: Path):
+    names = _top_level_imports(ast.parse(path.read_text(encoding="utf-8")).body)
+    assert "typer" in names or path.name in ("__init__.py", "__main__.py")
+    assert _heavy(names) == [], f"{path.name}: import these inside the command bodies"
+    project = [n for n in names if n.split(".")[0] in PROJECT_PACKAGES]
+    assert [n for n in project if not _under(n, LIGHT_PROJECT)] == [], path.name

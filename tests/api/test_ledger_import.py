@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib.util
 import io
 import json
+import time
 from pathlib import Path
 
+import httpx
 import openpyxl
 import pytest
 import shapely
 from pyproj import Geod
 from sqlalchemy import text
+
+from geo.store import keys as keystore
 
 LEDGERS = Path(__file__).resolve().parents[1] / "data" / "ledgers"
 TRUTH = json.loads((LEDGERS / "expected.json").read_text())
@@ -266,7 +271,24 @@ def test_workers_export_then_import_changes_nothing(conn, loaded, sample):
     assert {r.action for r in out.rows} == {"unchanged"} and out.audit_id is None
 
 
-def test_special_grid_responsible_units(client, clean, sample):
+@pytest.fixture()
+def district_key(db_engine):
+    """A read key over the whole district (sees contacts whole); removed after."""
+    with db_engine.begin() as conn:
+        key_id, key = keystore.create_key(
+            conn,
+            name="ledger-roundtrip",
+            scopes=["read"],
+            unit_codes=[],
+            rate_per_minute=60_000,
+            created_by="test",
+        )
+    yield key
+    with db_engine.begin() as conn:
+        conn.execute(text("DELETE FROM api_key WHERE id = :i"), {"i": key_id})
+
+
+def test_special_grid_responsible_units(client, clean, sample, district_key):
     """A 专属网格 ledger: responsible units by code or by name; unknown ones are fatal."""
     sg = sample.special_grids
     a, b = sg.iloc[0], sg.iloc[1]
@@ -308,8 +330,12 @@ def test_special_grid_responsible_units(client, clean, sample):
                 (b["code"], "样例区市场监管局", "钱二", "13800000002"),
             ]
         )
+        # Whole phones only for a key reading the whole district (anonymous callers get
+        # them masked, tests/api/test_export_privacy.py): the round trip needs them.
         exported = client.get(
-            "/v1/registers/ledgers/export", params={"kind": "special_grids", "format": "csv"}
+            "/v1/registers/ledgers/export",
+            params={"kind": "special_grids", "format": "csv"},
+            headers={"Authorization": f"Bearer {district_key}"},
         )
         assert exported.status_code == 200
         table = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
@@ -347,3 +373,87 @@ def test_bad_requests(client, clean):
     export = "/v1/registers/ledgers/export"
     assert client.get(export, params={"format": "pdf"}).status_code == 422
     assert client.get(export, params={"unit": "nope"}).status_code == 404
+
+
+# --- bounded work: hostile spreadsheets against the real server process -------------
+
+_spec = importlib.util.spec_from_file_location("hostile", LEDGERS / "hostile.py")
+assert _spec and _spec.loader
+hostile = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(hostile)
+
+ANSWER_S = 10.0  # generous: each answer takes well under a second; the old reader 56 s
+RSS_GROWTH_MB = 200  # the old reader left the server at 4.77 GB
+
+
+def _server_pid(base: str) -> int:
+    """The uvicorn process serving ``base`` (tests/server.py starts one per port)."""
+    port = base.rsplit(":", 1)[1]
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"api.app:create_app" in argv and port.encode() in argv:
+            return int(proc.name)
+    raise AssertionError(f"no server process on port {port}")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def _dry_run(base: str, data: bytes) -> tuple[httpx.Response, float]:
+    t0 = time.monotonic()
+    r = httpx.post(
+        base + URL,
+        files={"file": ("ledger.xlsx", data)},
+        data={"kind": "compounds"},
+        timeout=httpx.Timeout(60.0, connect=5.0),
+    )
+    return r, time.monotonic() - t0
+
+
+HOSTILE = {
+    "cell at XFD1048576": (lambda: hostile.far_cell(hostile.LAST_CELL), "rows"),
+    "cell at A1048576": (lambda: hostile.far_cell("A1048576"), "rows"),
+    "cell at XFD1": (lambda: hostile.far_cell("XFD1"), "columns"),
+    "whole-sheet merge": (lambda: hostile.merged(), "merged_range"),
+    "zip bomb": (lambda: hostile.inflating(60), "uncompressed_bytes"),
+    "inflating styles": (lambda: hostile.inflating_styles(11), "uncompressed_bytes"),
+    "declared dimension A1:XFD1048576": (lambda: hostile.declared_dimension(), None),
+}
+
+
+def test_hostile_spreadsheets_are_answered_fast_in_bounded_memory(live_server, db_engine):
+    pid = _server_pid(live_server)
+    warm, _ = _dry_run(live_server, hostile.table())  # loads the XLSX reader once
+    assert warm.status_code == 200, warm.text
+    before_db = snapshot(db_engine)
+    before = _rss_mb(pid)
+    for name, (make, bound) in HOSTILE.items():
+        data = make()
+        assert len(data) < 100_000, name  # small files: the zip bomb is ~60 KB
+        r, took = _dry_run(live_server, data)
+        assert took < ANSWER_S, (name, took)
+        if bound is None:  # only declared: the 5 real rows are read, nothing else
+            assert r.status_code == 200, (name, r.text)
+            assert [row["name"] for row in r.json()["rows"]] == [x[0] for x in hostile.rows()]
+            assert [row["row"] for row in r.json()["rows"]] == [2, 3, 4, 5, 6]
+            continue
+        assert r.status_code == 422, (name, r.status_code, r.text[:300])
+        assert r.headers["content-type"].startswith("application/problem+json")
+        body = r.json()
+        assert body["bound"] == bound, (name, body)
+        assert body["detail"] and body["detail_zh"] != body["detail"]
+        assert any(w in body["detail_zh"] for w in ("删除", "取消", "拆分")), body
+    after = _rss_mb(pid)
+    print(f"server RSS {before:.0f} MB before the hostile files, {after:.0f} MB after")
+    assert after - before < RSS_GROWTH_MB, (before, after)
+    assert httpx.get(live_server + "/healthz", timeout=5).status_code == 200
+    assert snapshot(db_engine) == before_db  # dry runs and refusals wrote nothing

@@ -252,7 +252,10 @@ def test_item_etag_is_the_live_version(client, db_engine):
     assert all_special["numberMatched"] == n_special == len(all_special["features"])
     head = client.head(f"/ogc/collections/grids/items/{grid.code}")
     assert head.status_code == 200 and head.headers["etag"] == f'"{grid.id}"'
-    assert client.get("/ogc/collections/grids/items/a%00b").status_code == 404
+    # A NUL in the path is refused at the edge (issue 15), as problem+json, not a 500.
+    nul = client.get("/ogc/collections/grids/items/a%00b")
+    assert nul.status_code == 422
+    assert nul.headers["content-type"] == "application/problem+json"
     missing = client.get("/ogc/collections/grids/items/000000000000000")
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"

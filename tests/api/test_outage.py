@@ -1,6 +1,8 @@
 """PostGIS goes down and comes back: writes answer 503 + Retry-After, reverse geocoding
 keeps answering from memory, the service recovers by itself, and incident intake
-never acknowledges a case it has not stored.
+never acknowledges a case it has not stored. With keys required, a key known from
+before the outage keeps geocoding (within its grace period, under its rate limit);
+an unknown key gets 503, a revoked or forged one 401.
 
 The shared test cluster is never touched: this test makes its own cluster in a
 temporary folder (on a free port), loads the sample into it, runs the real server
@@ -19,6 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from geo.settings import Settings
+from geo.store import keys as keystore
 from geo.store import migrate
 from geo.store.cluster import LocalCluster
 from geo.store.db import make_engine
@@ -193,3 +196,213 @@ def test_outage_and_recovery(own_cluster, server):
     assert len(reporter.acked) > 0
     # Every acknowledged case is stored, and no other.
     assert _stored_ids(settings) == reporter.acked | {"outage-after"}
+
+
+# -- the same outage with keys required -----------------------------------------------
+
+KEY_TTL_S = 0.5  # GRIDMAP_KEY_CACHE_SECONDS: the outage below lasts many times this
+GRACE_S = 14.0  # GRIDMAP_KEY_GRACE_SECONDS, short to keep the test quick
+E_AGE_AT_OUTAGE_S = 8.0  # key E is last used this long before PostGIS stops
+
+
+@pytest.fixture(scope="module")
+def keyed_server(own_cluster, tmp_path_factory):
+    _cluster, settings = own_cluster
+    log_dir = tmp_path_factory.mktemp("outage-keyed-server")
+    with serve(
+        settings,
+        log_dir,
+        GRIDMAP_REFRESH_SECONDS="0.5",
+        GRIDMAP_REQUIRE_API_KEY="true",
+        GRIDMAP_KEY_CACHE_SECONDS=str(KEY_TTL_S),
+        GRIDMAP_KEY_GRACE_SECONDS=str(GRACE_S),
+    ) as base:
+        yield base
+
+
+def _new_key(settings: Settings, name: str, scopes: list[str], rate: int = 6000):
+    engine = make_engine(settings)
+    try:
+        with engine.begin() as conn:
+            return keystore.create_key(
+                conn,
+                name=name,
+                scopes=scopes,
+                unit_codes=[],
+                rate_per_minute=rate,
+                created_by="test_outage",
+            )
+    finally:
+        engine.dispose()
+
+
+def _revoke(settings: Settings, key_id: int) -> None:
+    engine = make_engine(settings)
+    try:
+        with engine.begin() as conn:
+            keystore.revoke_key(conn, key_id)
+    finally:
+        engine.dispose()
+
+
+class KeyedGeocoder(threading.Thread):
+    """Reverse-geocodes with one key without pause; records (time, status, grid)."""
+
+    def __init__(self, base: str, key: str):
+        super().__init__(daemon=True)
+        self.base, self.key = base, key
+        self.stop = threading.Event()
+        self.seen: list[tuple[float, int, str | None]] = []
+
+    def run(self) -> None:
+        with httpx.Client(timeout=10, headers={"X-API-Key": self.key}) as c:
+            while not self.stop.is_set():
+                try:
+                    r = c.get(f"{self.base}/v1/geocode/reverse", params={"lon": LON, "lat": LAT})
+                except httpx.HTTPError:  # no answer at all (a hang or a dropped connection)
+                    self.seen.append((time.monotonic(), -1, None))
+                    continue
+                grid = r.json()["grid"]["code"] if r.status_code == 200 else None
+                self.seen.append((time.monotonic(), r.status_code, grid))
+                time.sleep(0.03)
+
+
+def _get(base: str, path: str, key: str, **params) -> httpx.Response:
+    return httpx.get(f"{base}{path}", params=params, headers={"X-API-Key": key}, timeout=10)
+
+
+def _reverse(base: str, key: str) -> httpx.Response:
+    return _get(base, "/v1/geocode/reverse", key, lon=LON, lat=LAT)
+
+
+def _assert_unavailable(r: httpx.Response) -> None:
+    assert r.status_code == 503, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"] == "/problems/database-unavailable" and r.json()["detail_zh"]
+    assert int(r.headers["retry-after"]) > 0
+
+
+def _assert_refused(r: httpx.Response) -> None:
+    assert r.status_code == 401, r.text
+    assert r.headers["content-type"] == "application/problem+json" and r.json()["detail_zh"]
+
+
+def test_outage_with_keys_required(own_cluster, keyed_server):
+    cluster, settings = own_cluster
+    base = keyed_server
+    keys = {
+        "K": _new_key(settings, "known", ["geocode", "intake", "read"]),  # used throughout
+        "E": _new_key(settings, "earlier", ["geocode"]),  # last used well before
+        "U": _new_key(settings, "unused", ["geocode"]),  # never used before the outage
+        "R": _new_key(settings, "revoked", ["geocode"]),  # revoked before the outage
+        "L": _new_key(settings, "limited", ["geocode"], rate=3),  # 3 requests a minute
+    }
+    k, e, u, r_, lim = (keys[n][1] for n in "KEURL")
+    assert _reverse(base, "").status_code == 401  # keys are required
+    first = _reverse(base, k)
+    assert first.status_code == 200
+    grid = first.json()["grid"]
+    search_before = _get(base, "/v1/geocode/search", k, q=grid["name"])
+    assert search_before.status_code == 200
+    assert grid["code"] in [c["code"] for c in search_before.json()]
+
+    poller = KeyedGeocoder(base, k)
+    poller.start()
+    assert _reverse(base, e).status_code == 200
+    e_used = time.monotonic()
+    assert _reverse(base, r_).status_code == 200
+    _revoke(settings, keys["R"][0])
+    time.sleep(KEY_TTL_S + 0.3)
+    _assert_refused(_reverse(base, r_))  # the worker's record now says revoked
+    assert _reverse(base, lim).status_code == 200  # 2 of its 3 tokens left
+    time.sleep(max(0.0, e_used + E_AGE_AT_OUTAGE_S - time.monotonic()))
+
+    cluster.down(log=lambda *_: None)
+    try:
+        down = time.monotonic()
+        _during_outage(base, (k, e, u, r_, lim), grid, search_before.json())
+        # E was last confirmed before e_used: past its grace now, it cannot be checked.
+        time.sleep(max(0.0, e_used + GRACE_S + 0.5 - time.monotonic()))
+        _assert_unavailable(_reverse(base, e))
+        up = time.monotonic()
+    finally:
+        cluster.up(log=lambda *_: None)
+    _after_outage(base, settings, poller, keys, grid["code"], (down, up))
+
+
+def _during_outage(base, keys, grid, search_before) -> None:
+    k, e, u, r_, lim = keys
+    assert httpx.get(f"{base}/healthz", timeout=10).status_code == 503  # really down
+    time.sleep(KEY_TTL_S + 0.5)  # every cached record is past its TTL
+    # The known key: reverse geocoding (the poller) and search answer from memory.
+    search = _get(base, "/v1/geocode/search", k, q=grid["name"])
+    assert search.status_code == 200 and search.json() == search_before
+    batch = httpx.post(
+        f"{base}/v1/geocode/reverse/batch",
+        json={"points": [{"lon": LON, "lat": LAT}]},
+        headers={"X-API-Key": k},
+        timeout=10,
+    )
+    assert batch.status_code == 200, batch.text
+    assert batch.json()["results"][0]["grid"]["code"] == grid["code"]
+    # E, last used 8 s before the outage, is still within its grace.
+    assert _reverse(base, e).status_code == 200
+    # A write with the known key: 503, nothing stored (checked after the outage).
+    w = httpx.post(
+        f"{base}/v1/incidents",
+        json=_incident("keyed-outage-probe"),
+        headers={"X-API-Key": k},
+        timeout=10,
+    )
+    _assert_unavailable(w)
+    # A key this worker never saw, and a well-formed made-up one: we cannot tell.
+    _assert_unavailable(_reverse(base, u))
+    _assert_unavailable(_reverse(base, "gm_0badc0de_" + "x" * 32))
+    # What the last record says is refused stays refused.
+    _assert_refused(_reverse(base, r_))  # revoked before the outage
+    _assert_refused(_reverse(base, k[:-4] + ("abcd" if k[-4:] != "abcd" else "dcba")))
+    _assert_refused(_reverse(base, "not-a-key"))
+    # Rate limits hold from memory: 2 tokens (and a little refill) for 6 quick calls.
+    statuses = [_reverse(base, lim) for _ in range(6)]
+    ok = sum(s.status_code == 200 for s in statuses)
+    limited = [s for s in statuses if s.status_code == 429]
+    assert 2 <= ok <= 3 and len(limited) == 6 - ok, [s.status_code for s in statuses]
+    assert all(int(s.headers["retry-after"]) > 0 for s in limited)
+
+
+def _after_outage(base, settings, poller, keys, grid_code, outage) -> None:
+    down, up = outage
+    k, e, u, r_ = (keys[n][1] for n in "KEUR")
+    # The service recovers by itself: the key it could not check is checked again.
+    deadline = time.monotonic() + 30
+    while (r := _reverse(base, u)).status_code != 200:
+        assert time.monotonic() < deadline, r.text
+        time.sleep(0.5)
+    poller.stop.set()
+    poller.join(timeout=30)
+    # The known key was answered the whole time, before, during and after the outage.
+    statuses = {s for _, s, _ in poller.seen}
+    assert statuses == {200}, sorted((s, t - down) for t, s, _ in poller.seen if s != 200)
+    assert {g for _, _, g in poller.seen} == {grid_code}
+    assert len([t for t, _, _ in poller.seen if down <= t <= up]) >= 20
+    assert up - down > 10 * KEY_TTL_S
+    assert _reverse(base, e).status_code == 200  # confirmed again: a new grace
+    _assert_refused(_reverse(base, r_))
+    _assert_refused(_reverse(base, "gm_0badc0de_" + "x" * 32))  # known now: it does not exist
+    w = httpx.post(
+        f"{base}/v1/incidents",
+        json=_incident("keyed-outage-after"),
+        headers={"X-API-Key": k},
+        timeout=10,
+    )
+    assert w.status_code == 201, w.text
+    assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+    engine = make_engine(settings)
+    try:
+        with engine.connect() as c:
+            stored = c.execute(
+                text("SELECT external_id FROM incident WHERE external_id LIKE 'keyed-outage-%'")
+            ).scalars()
+            assert set(stored) == {"keyed-outage-after"}  # the refused write stored nothing
+    finally:
+        engine.dispose()

@@ -103,3 +103,43 @@ def test_grid_coverage_equals_an_independent_count(client, sample, db_engine):
         ).status_code
         == 422
     )
+
+
+def _visits_between(db_engine, start, end) -> int:
+    with db_engine.connect() as conn:
+        return conn.execute(
+            sa.text("SELECT count(*) FROM patrol_visit WHERE day BETWEEN :s AND :e"),
+            {"s": start, "e": end},
+        ).scalar_one()
+
+
+def test_coverage_of_a_window_without_visits_is_zero(client, sample, db_engine):
+    # Was a 500 (TypeError in cell_coverage) for any window with no visit at all.
+    community = sample.grids["parent_code"].iloc[0]
+    assert _visits_between(db_engine, "2026-01-04", "2026-01-10") == 0  # the premise
+    r = client.get(f"/v1/coverage/{community}", params={"end": "2026-01-10"})
+    assert r.status_code == 200, r.text[:300]
+    body = r.json()
+    assert body["window"] == {"start": "2026-01-04", "end": "2026-01-10"}
+    grids = body["grids"]
+    assert {g["code"] for g in grids} == set(
+        sample.grids.loc[sample.grids["parent_code"] == community, "code"]
+    )
+    assert all(g["visited_cells"] == 0 and g["pass_count"] == 0 for g in grids)
+    assert body["unvisited_cells"] == sum(g["cell_count"] for g in grids) > 0
+    assert body["unit"]["visited_cells"] == 0
+
+
+def test_coverage_cli_prints_a_window_without_visits(monkeypatch, test_settings, sample, loaded):
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    monkeypatch.delenv("GRIDMAP_DATABASE_URL", raising=False)
+    monkeypatch.setenv("GRIDMAP_PG_DATABASE", test_settings.pg_database)
+    monkeypatch.setenv("GRIDMAP_PG_PORT", str(test_settings.local_pg_port()))
+    monkeypatch.setenv("GRIDMAP_PG_DIR", str(test_settings.pg_dir))
+    grid = sample.grids["code"].iloc[0]
+    r = CliRunner().invoke(app, ["coverage", grid, "--end", "2026-01-10"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert grid in r.output and "0%" in r.output

@@ -89,11 +89,13 @@ def test_compound_crud_is_audited_and_follows_its_location(client, clean, sample
 
     assert client.delete(f"{BASE}/compounds/{cid}", params={"actor": "王五"}).status_code == 204
     assert client.get(f"{BASE}/compounds/{cid}").status_code == 404
-    actions = [(a, who) for a, who, _ in _audit(clean, "compound", str(cid))]
+    # The actor is the caller's identity (anonymous here: no key); the name the client
+    # sent is kept only as the "on behalf of" note (issue 15: the actor is not spoofable).
+    actions = [(a, who, d["on_behalf_of"]) for a, who, d in _audit(clean, "compound", str(cid))]
     assert actions == [
-        ("compound.create", "张三"),
-        ("compound.update", "李四"),
-        ("compound.delete", "王五"),
+        ("compound.create", "anonymous", "张三"),
+        ("compound.update", "anonymous", "李四"),
+        ("compound.delete", "anonymous", "王五"),
     ]
     detail = _audit(clean, "compound", str(cid))[1][2]
     assert detail["households"] == {"from": 40, "to": 44}

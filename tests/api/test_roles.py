@@ -314,3 +314,35 @@ def test_grid_worker_reports_incidents_only_in_own_grid(client, db_engine, loade
     hotline = make_key(db_engine, name="12345", scopes=["intake"])
     r = client.post("/v1/incidents", json=incident("hotline", outside), headers=auth(hotline))
     assert r.status_code == 201
+
+
+def test_case_history_names_the_key_not_the_claimed_actor(client, db_engine, streets):
+    """A key that says it acts as 区长 is recorded as itself; the claim is a note beside."""
+    a, _b = streets
+    key = make_key(db_engine, name="A街道受理台", scopes=["intake", "read"], unit_codes=[a])
+    with db_engine.connect() as conn:
+        case = conn.execute(
+            sa.text(
+                "SELECT i.id FROM incident i JOIN admin_unit_version s"
+                " ON s.unit_id = i.street_unit_id AND s.valid_from IS NOT NULL"
+                " AND s.valid_to IS NULL WHERE s.code = :a AND i.status <> 'closed'"
+                " ORDER BY i.id LIMIT 1"
+            ),
+            {"a": a},
+        ).scalar_one()
+    r = client.patch(
+        f"/v1/incidents/{case}",
+        json={"action": "assign", "actor": "区长", "assignee": "王网格员"},
+        headers=auth(key),
+    )
+    assert r.status_code == 200, r.text
+    with db_engine.connect() as conn:
+        actor = conn.execute(
+            sa.text(
+                "SELECT actor FROM incident_transition WHERE incident_id = :i ORDER BY id DESC"
+                " LIMIT 1"
+            ),
+            {"i": case},
+        ).scalar_one()
+    assert actor.startswith("A街道受理台")
+    assert "区长" in actor and actor != "区长"

@@ -167,3 +167,29 @@ def test_sample_grids_share_out_the_cells(sample):
     for code, cell in zip(pick["grid_code"], pick["cell"], strict=True):
         lat, lon = h3.cell_to_latlng(h3.int_to_str(int(cell)))
         assert geoms[code].contains(shapely.Point(lon, lat))
+
+
+@pytest.mark.parametrize("when", ["none at all", "all after the window"])
+def test_a_window_without_visits_is_zero_coverage(expected, visits, when):
+    # Was a TypeError in cell_coverage (pandas cannot map an empty datetime Series).
+    v = visits.iloc[0:0] if when == "none at all" else visits
+    start, end = (
+        ("2026-10-01", "2026-10-10") if when == "none at all" else ("2026-01-01", "2026-01-10")
+    )
+    cov = coverage.coverage(_units(), v, start, end)
+    n_cells = len(expected["g1"]) + len(expected["g2"]) + 1
+    assert len(cov.cells) == n_cells
+    assert not cov.cells["visited"].any() and (cov.cells["pass_count"] == 0).all()
+    assert cov.cells["last_visit_day"].isna().all()
+    assert cov.cells["days_since_last_visit"].isna().all()
+    u = cov.units.set_index("code")
+    assert (u["visited_cells"] == 0).all() and (u["pass_count"] == 0).all()
+    assert (u["worker_count"] == 0).all() and (u["share_visited"] == 0).all()
+    assert u.loc["410799", "cell_count"] == n_cells
+    assert len(cov.gaps) == n_cells  # every cell is a gap
+    assert sorted(cov.stale["code"]) == [
+        "410799001001001",
+        "410799001001002",
+        "410799001001003",
+    ]
+    assert cov.workers.empty

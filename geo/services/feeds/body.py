@@ -45,7 +45,13 @@ async def read_json(body: AsyncIterator[bytes]) -> Any:
             )
     try:
         return json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except RecursionError:
+        raise InvalidInput(
+            "JSON nests too deep; send a flatter document",
+            "JSON 嵌套过深；请提交层级更浅的文档",
+            field="JSON",
+        ) from None
+    except ValueError as exc:  # malformed, not UTF-8, or a number of over 4,300 digits
         raise InvalidInput(
             f"malformed JSON: {exc}; send one incident object or an array of them",
             f"JSON 格式错误：{exc}；请提交一个事件对象或事件数组",

@@ -49,19 +49,39 @@ class CsvFeed(Feed):
 
 def geojson_rows(doc: Any) -> list[Row]:
     """The rows of a GeoJSON FeatureCollection; InvalidInput if ``doc`` is none."""
-    feats = doc.get("features") if doc.get("type") == "FeatureCollection" else None
+    is_fc = isinstance(doc, dict) and doc.get("type") == "FeatureCollection"
+    feats = doc.get("features") if is_fc else None
     if not isinstance(feats, list):
         raise InvalidInput(
             "GeoJSON body must be a FeatureCollection", "GeoJSON 内容应为 FeatureCollection"
         )
     out = []
-    for f in feats:
-        props = dict((f or {}).get("properties") or {})
-        geom = (f or {}).get("geometry") or {}
-        if geom.get("type") == "Point" and len(geom.get("coordinates") or []) >= 2:
-            props["lon"], props["lat"] = geom["coordinates"][:2]
+    for i, f in enumerate(feats):
+        props, geom = _feature_parts(f, i)
+        coords = geom.get("coordinates")
+        if geom.get("type") == "Point" and isinstance(coords, list) and len(coords) >= 2:
+            props["lon"], props["lat"] = coords[:2]
         out.append(props)
     return out
+
+
+def _feature_parts(f: Any, i: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A feature's properties (a copy) and geometry; InvalidInput naming ``features[i]``
+    when it, its properties or its geometry is not an object."""
+    f = f or {}
+    props, geom = (
+        (f.get("properties") or {}, f.get("geometry") or {})
+        if isinstance(f, dict)
+        else (None, None)
+    )
+    if not isinstance(props, dict) or not isinstance(geom, dict):
+        raise InvalidInput(
+            f"features[{i}] must be a GeoJSON Feature object with object properties and "
+            "geometry, e.g. {'type': 'Feature', 'properties': {...}, 'geometry': {...}}",
+            f"features[{i}] 应为 GeoJSON Feature 对象（properties 与 geometry 均为对象）",
+            field=f"features[{i}]",
+        )
+    return dict(props), geom
 
 
 async def numbered(rows: list[Any], feed: Feed) -> AsyncIterator[Item]:

@@ -44,7 +44,7 @@ class NdjsonFeed(Feed):
     def row(self, raw: Any) -> Row:
         try:
             obj = json.loads(raw)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # malformed, too deep, a giant number
             obj = {"_invalid": raw}
         return obj if isinstance(obj, dict) else {"_invalid": raw}
 

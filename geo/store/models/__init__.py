@@ -6,13 +6,15 @@ Schema changes go through Alembic; ``Base.metadata`` is what autogenerate compar
 - ``registers``: grid workers and assignments, compounds, ledger and campaign records;
 - ``incidents``: incidents and their transitions;
 - ``patrol``: patrol tracks, purged-track checksums and visits;
-- ``access``: API keys and the audit log.
+- ``access``: API keys and the audit log;
+- ``accounts``: people who sign in to the pages and their sessions.
 
 Every name is re-exported here, so ``from geo.store.models import X`` works for all of
 them (and for the vocabulary the tables check against, as before).
 """
 
 from geo.store.models.access import API_SCOPES, KEY_ROLES, ApiKey, AuditEntry
+from geo.store.models.accounts import ACCOUNT_ROLES, Account, AccountSession
 from geo.store.models.base import NAMING, Base
 from geo.store.models.incidents import Incident, IncidentTransition
 from geo.store.models.patrol import PatrolTrack, PatrolTrackPurged, PatrolVisit
@@ -46,6 +48,7 @@ from geo.vocab import (
 )
 
 __all__ = [
+    "ACCOUNT_ROLES",
     "API_SCOPES",
     "BOUNDARY_SET_STATUSES",
     "GOVERNANCE_MODES",
@@ -60,6 +63,8 @@ __all__ = [
     "PATROL_MODES",
     "SPECIAL_GRID_KINDS",
     "WORKER_ROLES",
+    "Account",
+    "AccountSession",
     "AdminUnit",
     "AdminUnitVersion",
     "ApiKey",

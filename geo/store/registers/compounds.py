@@ -182,7 +182,13 @@ def check_inside(conn: Connection, lon: float, lat: float) -> None:
 
 
 def create_compound(
-    conn: Connection, fields: dict, lon: float, lat: float, *, actor: str, key: str | None = None
+    conn: Connection,
+    fields: dict,
+    lon: float,
+    lat: float,
+    *,
+    actor: audit.Who,
+    key: str | None = None,
 ) -> int:
     """A compound placed by hand at WGS-84 ``lon, lat``; audited."""
     check_inside(conn, lon, lat)
@@ -221,7 +227,7 @@ def update_compound(
     compound_id: int,
     changes: dict,
     *,
-    actor: str,
+    actor: audit.Who,
     lon: float | None = None,
     lat: float | None = None,
     reason: str | None = None,
@@ -261,7 +267,9 @@ def update_compound(
     )
 
 
-def delete_compound(conn: Connection, compound_id: int, *, actor: str, reason: str | None) -> None:
+def delete_compound(
+    conn: Connection, compound_id: int, *, actor: audit.Who, reason: str | None
+) -> None:
     before = get_compound(conn, compound_id)
     conn.execute(delete(CompoundGovernance).where(CompoundGovernance.compound_id == compound_id))
     conn.execute(delete(CompoundLocation).where(CompoundLocation.compound_id == compound_id))

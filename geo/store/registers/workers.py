@@ -95,7 +95,7 @@ def get_worker(conn: Connection, code: str) -> dict:
     return found[0]
 
 
-def delete_worker(conn: Connection, code: str, *, actor: str, reason: str | None) -> None:
+def delete_worker(conn: Connection, code: str, *, actor: audit.Who, reason: str | None) -> None:
     """Close the person's assignments and remove them; refused if they have patrol tracks
     or patrol visits (which stay after their raw tracks are purged)."""
     person = get_worker(conn, code)
@@ -161,7 +161,7 @@ def put_worker(
     role: str,
     phone: str | None,
     unit_codes: list[str],
-    actor: str,
+    actor: audit.Who,
     reason: str | None = None,
 ) -> None:
     """Create or replace a person and the units they serve; audited with before/after."""

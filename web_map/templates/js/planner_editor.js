@@ -40,6 +40,12 @@ function gridmapPlannerEditor(config) {
     $("gm-selected").style.display = "none"; $("gm-impact").innerHTML = "";
   }
   const EDITABLE = config.editable;
+  // A signed-in person's session token (cookie gm_csrf, set at sign-in): every change
+  // sends it, so another site cannot make the browser change anything.
+  function csrfToken() {
+    const m = document.cookie.match(/(?:^|;\s*)gm_csrf=([^;]*)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
   async function fetchEtag(code) {
     if (!EDITABLE) return null;  // a saved file has no server behind it
     const r = await fetch(API + "/v1/grids/" + encodeURIComponent(code));
@@ -172,7 +178,8 @@ function gridmapPlannerEditor(config) {
     findingsLayer.clearLayers();
     const r = await fetch(API + req.url + (dryRun ? "?dry_run=true" : ""), {
       method: "POST",
-      headers: {"Content-Type": "application/json", "If-Match": req.tags.join(", ")},
+      headers: {"Content-Type": "application/json", "If-Match": req.tags.join(", "),
+                "X-CSRF-Token": csrfToken()},
       body: JSON.stringify(req.body)});
     const out = await r.json();
     if (r.status === 412) { say(S.stale, "err"); return; }
