@@ -41,7 +41,7 @@ audit:
 	rc=$$?; \
 	if [ $$rc -ne 0 ] && grep -qiE "connection|resolve|timed out|network|offline|max retries|ssl" $$out; then \
 		echo "warning: vulnerability database unreachable from here; dependency audit skipped (run make audit where it is reachable)"; \
-		rc=0; else cat $$out; fi; \
+		rc=0; else grep -vE "could not be audited|^Name +Skip Reason$$|^-+ +-+$$" $$out || true; fi; \
 	n=$$(grep -c "could not be audited" $$out); if [ "$$n" -gt 0 ]; then \
-		echo "warning: $$n package(s) could not be looked up (vulnerability database unreachable?)"; fi; \
+		echo "warning: $$n package(s) not found in the vulnerability database (private index or offline?); not audited"; fi; \
 	rm -f $$req $$out; exit $$rc

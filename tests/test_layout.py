@@ -6,7 +6,9 @@ that every JSON endpoint says what it answers.
   driver, ORM or web framework, and none of our store or use cases;
 - the CLI calls use cases, never a router;
 - no router over 300 lines, no module over 500 lines (migrations and tests aside), no
-  function over 80 lines (migrations aside).
+  function over 80 lines (migrations aside);
+- every public function of ``geo`` (module-level, and methods of public classes) has
+  every parameter and its return annotated, so mypy checks its body and its callers.
 """
 
 from __future__ import annotations
@@ -118,6 +120,68 @@ def test_every_geo_package_says_what_it_owns():
             continue
         doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
         assert doc and len(doc) > 40, f"{_rel(init)} needs a docstring saying what it owns"
+
+
+_FUNCTION = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _unannotated(source: str) -> list[str]:
+    """Public functions of a module (module-level, and methods of public classes) with
+    a parameter (self/cls aside) or the return left unannotated, as name:line."""
+    gaps: list[str] = []
+    for node in ast.parse(source).body:
+        items: list[ast.stmt] = [node]
+        if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            items = [m for m in node.body if isinstance(m, _FUNCTION)]
+        for fn in items:
+            if not isinstance(fn, _FUNCTION) or fn.name.startswith("_"):
+                continue
+            a = fn.args
+            params = [
+                p for p in a.posonlyargs + a.args + a.kwonlyargs if p.arg not in ("self", "cls")
+            ]
+            params += [p for p in (a.vararg, a.kwarg) if p is not None]
+            if fn.returns is None or any(p.annotation is None for p in params):
+                gaps.append(f"{fn.name}:{fn.lineno}")
+    return gaps
+
+
+def test_the_annotation_check_sees_each_kind_of_gap():
+    src = """
+def ok(a: int, *args: str, b: int = 1, **kw: float) -> None: ...
+def no_return(a: int): ...
+def bare_param(a, b: int) -> int: ...
+def bare_star(*args) -> None: ...
+def bare_kw(**kw) -> None: ...
+def bare_kwonly(*, k) -> None: ...
+def bare_posonly(p, /) -> None: ...
+def _private(a): ...
+class Public:
+    def method(self, x) -> None: ...
+    @classmethod
+    def make(cls) -> "Public": ...
+    def _hidden(self, y): ...
+class _Private:
+    def method(self, x): ...
+"""
+    assert [g.split(":")[0] for g in _unannotated(src)] == [
+        "no_return",
+        "bare_param",
+        "bare_star",
+        "bare_kw",
+        "bare_kwonly",
+        "bare_posonly",
+        "method",
+    ]
+
+
+def test_every_public_geo_function_is_annotated():
+    gaps = [
+        f"{_rel(path)} {gap}"
+        for path in _py_files("geo")
+        for gap in _unannotated(path.read_text(encoding="utf-8"))
+    ]
+    assert gaps == []
 
 
 def _api_routes(routes):

@@ -11,10 +11,19 @@ mapping at this scale).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import shapely
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
+# A shapely geometry or an array of them: what the geometry functions take and give back.
+_Geoms = TypeVar("_Geoms", "BaseGeometry", np.ndarray)
 
 # Krasovsky 1940 ellipsoid, as the GCJ-02 algorithm defines it.
 _A = 6378245.0
@@ -78,7 +87,7 @@ def _delta(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return dlon, dlat
 
 
-def wgs84_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def wgs84_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """WGS-84 → GCJ-02 (the published forward algorithm)."""
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     dlon, dlat = _delta(lon, lat)
@@ -86,7 +95,15 @@ def wgs84_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     return np.where(outside, lon, lon + dlon), np.where(outside, lat, lat + dlat)
 
 
-def _invert(forward, x, y, first_guess, *, tol: float = 1e-10, max_iter: int = 10):
+def _invert(
+    forward: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    x: np.ndarray,
+    y: np.ndarray,
+    first_guess: tuple[np.ndarray, np.ndarray],
+    *,
+    tol: float = 1e-10,
+    max_iter: int = 10,
+) -> tuple[np.ndarray, np.ndarray]:
     """Solve forward(p) == (x, y) by fixed-point iteration from ``first_guess``.
 
     Both datum shifts are smooth and small, so each round shrinks the error by
@@ -102,7 +119,7 @@ def _invert(forward, x, y, first_guess, *, tol: float = 1e-10, max_iter: int = 1
     return px, py
 
 
-def gcj02_to_wgs84(lon, lat):
+def gcj02_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """GCJ-02 → WGS-84, exact to 1e-10 degrees by iterating the forward transform.
 
     The usual one-step inverse is 0.3–2 m off.
@@ -111,7 +128,7 @@ def gcj02_to_wgs84(lon, lat):
     return _invert(wgs84_to_gcj02, glon, glat, (glon, glat))
 
 
-def gcj02_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def gcj02_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """GCJ-02 → BD-09 (Baidu)."""
     x, y = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
@@ -119,7 +136,7 @@ def gcj02_to_bd09(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
-def bd09_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def bd09_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """BD-09 → GCJ-02, the published one-step inverse (up to ~0.15 m off)."""
     x = np.asarray(lon, dtype=float) - 0.0065
     y = np.asarray(lat, dtype=float) - 0.006
@@ -128,13 +145,15 @@ def bd09_to_gcj02(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     return z * np.cos(theta), z * np.sin(theta)
 
 
-def bd09_to_gcj02_exact(lon, lat) -> tuple[np.ndarray, np.ndarray]:
+def bd09_to_gcj02_exact(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """BD-09 → GCJ-02, exact to 1e-10 degrees (iterates ``gcj02_to_bd09``)."""
     blon, blat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     return _invert(gcj02_to_bd09, blon, blat, bd09_to_gcj02(blon, blat))
 
 
-def to_wgs84(lon, lat, crs: str | CRS) -> tuple[np.ndarray, np.ndarray]:
+def to_wgs84(
+    lon: npt.ArrayLike, lat: npt.ArrayLike, crs: str | CRS
+) -> tuple[np.ndarray, np.ndarray]:
     """Convert coordinates given in ``crs`` to WGS-84 (the storage system)."""
     crs = parse_crs(crs)
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
@@ -145,7 +164,9 @@ def to_wgs84(lon, lat, crs: str | CRS) -> tuple[np.ndarray, np.ndarray]:
     return gcj02_to_wgs84(*bd09_to_gcj02_exact(lon, lat))
 
 
-def from_wgs84(lon, lat, crs: str | CRS) -> tuple[np.ndarray, np.ndarray]:
+def from_wgs84(
+    lon: npt.ArrayLike, lat: npt.ArrayLike, crs: str | CRS
+) -> tuple[np.ndarray, np.ndarray]:
     """Convert WGS-84 coordinates to ``crs`` (for responses in the caller's system)."""
     crs = parse_crs(crs)
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
@@ -176,17 +197,23 @@ def point_from_wgs84(lon: float, lat: float, crs: str | CRS) -> tuple[float, flo
     return float(x), float(y)
 
 
-def geometry_to_wgs84(geom, crs: str | CRS):
+def geometry_to_wgs84(geom: _Geoms, crs: str | CRS) -> _Geoms:
     """A shapely geometry (or array) given in ``crs``, with every vertex in WGS-84."""
     crs = parse_crs(crs)
     if crs in (CRS.wgs84, CRS.cgcs2000):
         return geom
-    return shapely.transform(geom, lambda xy: np.column_stack(to_wgs84(xy[:, 0], xy[:, 1], crs)))
+    out: _Geoms = shapely.transform(
+        geom, lambda xy: np.column_stack(to_wgs84(xy[:, 0], xy[:, 1], crs))
+    )
+    return out
 
 
-def geometry_from_wgs84(geom, crs: str | CRS):
+def geometry_from_wgs84(geom: _Geoms, crs: str | CRS) -> _Geoms:
     """A WGS-84 shapely geometry (or array) with every vertex converted to ``crs``."""
     crs = parse_crs(crs)
     if crs in (CRS.wgs84, CRS.cgcs2000):
         return geom
-    return shapely.transform(geom, lambda xy: np.column_stack(from_wgs84(xy[:, 0], xy[:, 1], crs)))
+    out: _Geoms = shapely.transform(
+        geom, lambda xy: np.column_stack(from_wgs84(xy[:, 0], xy[:, 1], crs))
+    )
+    return out

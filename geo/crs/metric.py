@@ -10,14 +10,20 @@ first, so every transformer is built with ``always_xy``.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import shapely
 from pyproj import Transformer
 
 if TYPE_CHECKING:  # annotations only: crs must not load the topology package
+    from shapely.geometry.base import BaseGeometry
+
     from geo.topology.findings import ValidationOptions
+
+# A shapely geometry or an array of them: the transforms give back what they are given.
+_Geoms = TypeVar("_Geoms", "BaseGeometry", np.ndarray)
 
 _GK_FIRST_EPSG = 4534  # CGCS2000 / 3-degree Gauss-Kruger CM 75E
 _GK_LAST_EPSG = 4554  # ... CM 135E
@@ -45,27 +51,28 @@ def _transformer(src: int, dst: int) -> Transformer:
     return Transformer.from_crs(src, dst, always_xy=True)
 
 
-def _transform(geoms, src: int, dst: int):
+def _transform(geoms: _Geoms, src: int, dst: int) -> _Geoms:
     tr = _transformer(src, dst)
 
     def xy(coords: np.ndarray) -> np.ndarray:
         x, y = tr.transform(coords[:, 0], coords[:, 1])
         return np.column_stack([x, y])
 
-    return shapely.transform(geoms, xy)
+    out: _Geoms = shapely.transform(geoms, xy)
+    return out
 
 
-def to_metric(geoms, epsg: int):
+def to_metric(geoms: _Geoms, epsg: int) -> _Geoms:
     """EPSG:4326 geometries (array or single) to the metric CRS ``epsg``, vertex by vertex."""
     return _transform(geoms, 4326, epsg)
 
 
-def to_lonlat(geoms, epsg: int):
+def to_lonlat(geoms: _Geoms, epsg: int) -> _Geoms:
     """Metric geometries (array or single) back to EPSG:4326."""
     return _transform(geoms, epsg, 4326)
 
 
-def shape_stats(geoms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def shape_stats(geoms: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Area (m²), Polsby–Popper thinness 4πA/P² and mean width 2A/P of metric polygons."""
     area = np.asarray(shapely.area(geoms), dtype=float)
     perimeter = np.asarray(shapely.length(geoms), dtype=float)
@@ -75,7 +82,7 @@ def shape_stats(geoms) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return area, thinness, width
 
 
-def is_sliver(geoms, options: ValidationOptions) -> np.ndarray:
+def is_sliver(geoms: npt.ArrayLike, options: ValidationOptions) -> np.ndarray:
     """True for metric polygons that are tiny, or both thin and narrow (see options)."""
     area, thinness, width = shape_stats(geoms)
     return (area < options.sliver_area_m2) | (
@@ -98,7 +105,7 @@ def classify(pieces: np.ndarray, options: ValidationOptions) -> tuple[bool, np.n
     return bool(np.all(sliver)), thinness, width
 
 
-def polygon_pieces(geom) -> np.ndarray:
+def polygon_pieces(geom: BaseGeometry | None) -> np.ndarray:
     """The polygons of a (possibly mixed) geometry; lines and points left by overlay dropped."""
     if geom is None or geom.is_empty:
         return np.empty(0, dtype=object)
@@ -111,7 +118,8 @@ def polygon_pieces(geom) -> np.ndarray:
     # A collection can nest multipolygons; one more level flattens them.
     parts = shapely.get_parts(parts)
     kinds = shapely.get_type_id(parts)
-    return parts[kinds == 3]
+    polygons: np.ndarray = parts[kinds == 3]
+    return polygons
 
 
 # Overlay results in metres are snapped to this grid: a border that runs along a
@@ -121,7 +129,7 @@ def polygon_pieces(geom) -> np.ndarray:
 PIECE_GRID_M = 1e-3
 
 
-def clean_pieces(geom) -> np.ndarray:
+def clean_pieces(geom: BaseGeometry | None) -> np.ndarray:
     """Polygons of a metric overlay result, snapped to 1 mm so hairline spikes vanish."""
     pieces = polygon_pieces(geom)
     if len(pieces) == 0:
@@ -130,13 +138,15 @@ def clean_pieces(geom) -> np.ndarray:
     return polygon_pieces(shapely.set_precision(multi, PIECE_GRID_M))
 
 
-def clean_many(geoms) -> list[np.ndarray]:
+def clean_many(geoms: npt.ArrayLike) -> list[np.ndarray]:
     """:func:`clean_pieces` for an array of overlay results, snapped in one call."""
     snapped = shapely.set_precision(np.asarray(geoms, dtype=object), PIECE_GRID_M)
     return [polygon_pieces(g) for g in snapped]
 
 
-def shared_border_lengths(piece, neighbours, snap_m: float = 0.01) -> np.ndarray:
+def shared_border_lengths(
+    piece: BaseGeometry | None, neighbours: npt.ArrayLike, snap_m: float = 0.01
+) -> np.ndarray:
     """Length (m) of ``piece``'s boundary that runs along each of ``neighbours``.
 
     Metric geometries. A border counts when it lies within ``snap_m`` of the

@@ -12,6 +12,7 @@ Arrays have their own functions, so no caller loops over h3 itself: :func:`cells
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
 import h3
 import h3.api.basic_int as h3int
@@ -19,11 +20,15 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike
 
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
 
 def cell_of(lon: float, lat: float, res: int) -> int:
     """The H3 cell (as int) containing one WGS-84 point."""
     # h3's int API: no round trip through the hex string (half the cost per point).
-    return h3int.latlng_to_cell(lat, lon, res)
+    cell: int = h3int.latlng_to_cell(lat, lon, res)
+    return cell
 
 
 # cells_of answers through the vectorised lattice (geo.hexgrid.lattice) from this many
@@ -74,7 +79,7 @@ def cell_center(cell: int) -> tuple[float, float]:
     return lon, lat
 
 
-def cell_centers(cells) -> tuple[np.ndarray, np.ndarray]:
+def cell_centers(cells: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """(lon, lat) arrays of many cells' centres."""
     to_latlng = h3int.cell_to_latlng
     ll = np.array([to_latlng(c) for c in np.asarray(cells, dtype=np.int64).tolist()], dtype=float)
@@ -89,7 +94,8 @@ def cell_boundary(cell: int) -> list[tuple[float, float]]:
 
 
 def cell_resolution(cell: int) -> int:
-    return h3.get_resolution(h3.int_to_str(int(cell)))
+    res: int = h3.get_resolution(h3.int_to_str(int(cell)))
+    return res
 
 
 # --- Added for patrol path filling and coverage (geo/patrol_lattice.py, geo/coverage.py).
@@ -110,7 +116,7 @@ def grid_disk(cell: int, k: int) -> list[int]:
     return [h3.str_to_int(c) for c in h3.grid_disk(h3.int_to_str(int(cell)), k)]
 
 
-def polygon_cells(geom, res: int) -> np.ndarray:
+def polygon_cells(geom: BaseGeometry | None, res: int) -> np.ndarray:
     """Cells (int64) whose centre lies inside a shapely (Multi)Polygon in lon/lat.
 
     This is h3's own polygon fill with ``contain="center"``; a cell whose centre is on

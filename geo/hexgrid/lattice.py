@@ -30,6 +30,7 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from geo import hexgrid
@@ -49,12 +50,14 @@ EXACT_MARGIN_M = 1e-4
 _EARTH_R = 6_371_007.180918475  # H3's authalic radius, m
 
 
-def _to_vec(lon, lat) -> np.ndarray:
+def _to_vec(lon: npt.ArrayLike, lat: npt.ArrayLike) -> np.ndarray:
     """Unit vectors (n, 3) of points given in degrees."""
     return np.stack(_components(lon, lat), axis=-1)
 
 
-def _components(lon, lat) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _components(
+    lon: npt.ArrayLike, lat: npt.ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lam, phi = np.radians(lon), np.radians(lat)
     c = np.cos(phi)
     return c * np.cos(lam), c * np.sin(lam), np.sin(phi)
@@ -95,7 +98,7 @@ def _adjacent_faces() -> np.ndarray:
     return np.argsort(-d, axis=1)[:, :3]
 
 
-def _argmax_faces(px, py, pz) -> tuple[np.ndarray, np.ndarray]:
+def _argmax_faces(px: np.ndarray, py: np.ndarray, pz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     d = np.column_stack([px, py, pz]) @ face_centres().T
     best = np.argmax(d, axis=1)
     top = np.take_along_axis(d, best[:, None], axis=1)[:, 0]
@@ -103,7 +106,7 @@ def _argmax_faces(px, py, pz) -> tuple[np.ndarray, np.ndarray]:
     return best.astype(np.int8), top - d.max(axis=1)
 
 
-def nearest_face(px, py, pz) -> tuple[np.ndarray, np.ndarray]:
+def nearest_face(px: np.ndarray, py: np.ndarray, pz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Face whose centre is nearest to each unit vector, and how clear the choice is.
 
     Returns (face int8, gap): gap is the dot-product lead of the chosen face over the
@@ -150,9 +153,12 @@ class FaceFrame:
         return np.stack([(v @ self.east) / w, (v @ self.north) / w], axis=-1)
 
     def xy(self, v: np.ndarray) -> np.ndarray:
-        return (self.uv(v) - self.origin) @ self.to_xy.T
+        out: np.ndarray = (self.uv(v) - self.origin) @ self.to_xy.T
+        return out
 
-    def xy_of(self, px, py, pz) -> tuple[np.ndarray, np.ndarray]:
+    def xy_of(
+        self, px: np.ndarray, py: np.ndarray, pz: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Lattice xy of unit vectors given as three component arrays (the fast path)."""
         c, e, n = self.centre, self.east, self.north
         w = 1.0 / (px * c[0] + py * c[1] + pz * c[2])
@@ -246,10 +252,13 @@ def hex_centre(q: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q + 0.5 * r, r * SQRT3_2
 
 
-def pack(face, q, r) -> np.ndarray:
+def pack(face: npt.ArrayLike, q: npt.ArrayLike, r: npt.ArrayLike) -> np.ndarray:
     """One int64 key per (face, q, r); always ≥ 0, so negatives can carry h3 cells."""
     face = np.asarray(face, dtype=np.int64)
-    return (face << (2 * _BITS)) | ((np.asarray(q) + _OFF) << _BITS) | (np.asarray(r) + _OFF)
+    keys: np.ndarray = (
+        (face << (2 * _BITS)) | ((np.asarray(q) + _OFF) << _BITS) | (np.asarray(r) + _OFF)
+    )
+    return keys
 
 
 def unpack(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -377,4 +386,5 @@ def points_to_cells(lon: np.ndarray, lat: np.ndarray, res: int) -> np.ndarray:
     unsure = (p.margin * unit_m < EXACT_MARGIN_M) | (p.face_gap * _EARTH_R < EXACT_MARGIN_M)
     if unsure.any():
         cells[unsure] = hexgrid.cells_of_each(lon[unsure], lat[unsure], res)
-    return cells
+    out: np.ndarray = cells
+    return out

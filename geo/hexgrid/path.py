@@ -66,8 +66,9 @@ class _Slabs:
     """A piece a + t·d against the three slabs of its start hexagon, set up once so
     the start's neighbours can be clipped by shifting (Cyrus–Beck)."""
 
-    def __init__(self, rx, ry, dx, dy):
-        self.s0, self.inv = [], []
+    def __init__(self, rx: np.ndarray, ry: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> None:
+        self.s0: list[np.ndarray] = []
+        self.inv: list[np.ndarray] = []
         with np.errstate(divide="ignore"):
             for nx, ny in EDGE_NORMALS.tolist():
                 self.s0.append(rx * nx + ry * ny)
@@ -92,7 +93,7 @@ class _Slabs:
         return t_in, t_out
 
 
-def _distance_m(lon1, lat1, lon2, lat2) -> float:
+def _distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     lam1, phi1, lam2, phi2 = np.radians([lon1, lat1, lon2, lat2])
     h = (
         np.sin((phi2 - phi1) / 2) ** 2
@@ -113,7 +114,19 @@ class _Events:
     ry: np.ndarray
 
 
-def _lattice_events(j, x, y, q, r, face, key, t_ns, dx, dy, length) -> _Events:
+def _lattice_events(
+    j: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    q: np.ndarray,
+    r: np.ndarray,
+    face: np.ndarray,
+    key: np.ndarray,
+    t_ns: np.ndarray,
+    dx: np.ndarray,
+    dy: np.ndarray,
+    length: np.ndarray,
+) -> _Events:
     """Events of the segments j → j + 1 (all on one face, changing hexagon or long)."""
     k = np.ones(len(j), dtype=np.int64)
     long = length[j] > MAX_PIECE
@@ -178,7 +191,9 @@ def _lattice_events(j, x, y, q, r, face, key, t_ns, dx, dy, length) -> _Events:
     )
 
 
-def _cross_face_events(j, lon, lat, t_ns, res) -> _Events:
+def _cross_face_events(
+    j: np.ndarray, lon: np.ndarray, lat: np.ndarray, t_ns: np.ndarray, res: int
+) -> _Events:
     """Segments whose ends are on different faces: densified at 1 m, named by h3."""
     parts: list[tuple[np.ndarray, ...]] = []
     for i in j.tolist():

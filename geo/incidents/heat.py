@@ -18,16 +18,25 @@ grid has no households on record.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 from pyproj import Geod
 
 from geo import hexgrid
 from geo.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
+# Report times: a column of aware datetimes (or anything pandas.to_datetime reads).
+Times: TypeAlias = "pd.Series | np.ndarray | Sequence[datetime]"
 
 BEIJING = timezone(timedelta(hours=8))
 MIN_RES, MAX_RES = 7, 12
@@ -172,7 +181,7 @@ def _masks(when: pd.Series, window: Window) -> tuple[np.ndarray, np.ndarray]:
     return now.to_numpy(dtype=bool), before.to_numpy(dtype=bool)
 
 
-def rising(count, previous) -> np.ndarray:
+def rising(count: npt.ArrayLike, previous: npt.ArrayLike) -> np.ndarray:
     """Rising hotspots: +:data:`RISING_MIN_GAIN` or more and at least doubled.
 
     All False when ``previous`` is all zero (no data before the window).
@@ -194,7 +203,9 @@ def _change(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def cell_counts(lon, lat, when, window: Window, res: int) -> pd.DataFrame:
+def cell_counts(
+    lon: npt.ArrayLike, lat: npt.ArrayLike, when: Times, window: Window, res: int
+) -> pd.DataFrame:
     """Incidents per H3 cell in ``window`` and in the window before it.
 
     Parameters
@@ -231,7 +242,7 @@ def cell_counts(lon, lat, when, window: Window, res: int) -> pd.DataFrame:
     ]
 
 
-def daily_cell_counts(cells: np.ndarray, when, window: Window) -> pd.DataFrame:
+def daily_cell_counts(cells: np.ndarray, when: Times, window: Window) -> pd.DataFrame:
     """Incidents per (cell, Beijing day) inside ``window``: cell, day (0 = first day), count.
 
     ``cells`` are the incidents' cells at the heat resolution, one per row of ``when``.
@@ -245,7 +256,7 @@ def daily_cell_counts(cells: np.ndarray, when, window: Window) -> pd.DataFrame:
     return frame.groupby(["cell", "day"]).size().rename("count").reset_index()
 
 
-def rate_per_1000(count, households) -> np.ndarray:
+def rate_per_1000(count: npt.ArrayLike, households: npt.ArrayLike) -> np.ndarray:
     """``count`` per 1,000 households; NaN where there are no households."""
     count = np.asarray(count, dtype=float)
     households = np.asarray(households, dtype=float)
@@ -254,8 +265,8 @@ def rate_per_1000(count, households) -> np.ndarray:
 
 
 def grid_totals(
-    grid_unit_id,
-    when,
+    grid_unit_id: pd.Series | np.ndarray | Sequence[int | None],
+    when: Times,
     window: Window,
     grids: pd.DataFrame,
     households: dict[int, int] | pd.Series,
@@ -303,7 +314,7 @@ def grid_totals(
     return out[GRID_COLUMNS]
 
 
-def geodesic_area_km2(geoms) -> np.ndarray:
+def geodesic_area_km2(geoms: np.ndarray | Sequence[BaseGeometry | None]) -> np.ndarray:
     """Areas of lon/lat (Multi)Polygons on the WGS-84 ellipsoid, in km²."""
     out = np.zeros(len(geoms), dtype=float)
     for i, g in enumerate(geoms):

@@ -112,7 +112,7 @@ def _float(v, field: str) -> float:
 _SKEW = timedelta(minutes=10)
 
 
-def parse_time(v) -> datetime:
+def parse_time(v: object) -> datetime:
     if isinstance(v, datetime):
         t = v
     else:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,11 @@ from geo.hexgrid.path import path_passes
 from geo.patrol import batch as patrol_batch
 from geo.patrol import visits as patrol_visits
 from geo.patrol.clean import REASONS, CleanReport, CleanRules, clean
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
+    from geo.patrol.clean import Cleaned, PolygonMask
 
 __all__ = [
     "REASONS",
@@ -112,7 +118,13 @@ class _Columns:
         )
 
 
-def _clean(fixes: pd.DataFrame, cols: _Columns, mode: str, rules: CleanRules, district):
+def _clean(
+    fixes: pd.DataFrame,
+    cols: _Columns,
+    mode: str,
+    rules: CleanRules,
+    district: BaseGeometry | PolygonMask | None,
+) -> Cleaned:
     limits = _speed_limits(fixes, mode, rules)
     return clean(cols.worker, cols.t_ns, cols.lon, cols.lat, cols.accuracy, limits, rules, district)
 
@@ -122,7 +134,7 @@ def clean_fixes(
     mode: str = "foot",
     *,
     rules: CleanRules | None = None,
-    district=None,
+    district: BaseGeometry | PolygonMask | None = None,
 ) -> tuple[pd.DataFrame, CleanReport]:
     """Drop invalid, poor-accuracy, out-of-district, duplicate and jump fixes.
 
@@ -219,7 +231,7 @@ def build_tracks(
     mode: str = "foot",
     *,
     rules: CleanRules | None = None,
-    district=None,
+    district: BaseGeometry | PolygonMask | None = None,
     threads: int = 1,
 ) -> TrackBatch:
     """Clean, split and path-fill the pings of many workers. Pure: nothing is stored.

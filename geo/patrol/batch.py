@@ -13,16 +13,22 @@ import hashlib
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from geo.hexgrid.path import Passes, path_passes
 from geo.patrol.clean import CleanReport, CleanRules, PolygonMask, clean, track_numbers
 
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
 CHUNK_FIXES = 1 << 18
 
 
-def checksum_arrays(t_ns: np.ndarray, lon: np.ndarray, lat: np.ndarray):
+def checksum_arrays(
+    t_ns: np.ndarray, lon: np.ndarray, lat: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Exact integers a track checksum hashes: ms since 1970 and 1e-7 degrees (~1 cm)."""
     ms = (np.asarray(t_ns, dtype=np.int64) + 500_000) // 1_000_000
     e7 = np.rint(np.column_stack([lon, lat]) * 1e7).astype("<i8")
@@ -86,7 +92,7 @@ def run(
     rules: CleanRules,
     res: int,
     names: np.ndarray,
-    district=None,
+    district: BaseGeometry | PolygonMask | None = None,
     threads: int = 1,
 ) -> BatchResult:
     """Clean (:func:`geo.patrol.clean.clean`), cut into tracks and path-fill

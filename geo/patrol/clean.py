@@ -306,7 +306,7 @@ def clean(
     accuracy: np.ndarray | None,
     limit_mps: np.ndarray | float,
     rules: CleanRules,
-    district=None,
+    district: BaseGeometry | PolygonMask | None = None,
 ) -> Cleaned:
     """Clean fixes of many workers: arrays in, kept row positions out.
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -33,6 +34,9 @@ import shapely
 
 from geo import hexgrid
 from geo.errors import InvalidInput
+
+# A day as the callers give it: a date (or datetime), an ISO string or a numpy/pandas time.
+DayLike: TypeAlias = "dt.date | str | np.datetime64 | pd.Timestamp"
 
 CELL_COLUMNS = [
     "grid_code",
@@ -45,7 +49,7 @@ CELL_COLUMNS = [
 ]
 
 
-def _day(value) -> np.datetime64:
+def _day(value: DayLike) -> np.datetime64:
     return np.datetime64(pd.Timestamp(value).date(), "D")
 
 
@@ -110,7 +114,9 @@ def _visits_until(visits: pd.DataFrame, end: np.datetime64) -> pd.DataFrame:
     return v[v["day"] <= end]
 
 
-def cell_coverage(cells: pd.DataFrame, visits: pd.DataFrame, start, end) -> pd.DataFrame:
+def cell_coverage(
+    cells: pd.DataFrame, visits: pd.DataFrame, start: DayLike, end: DayLike
+) -> pd.DataFrame:
     """Per grid cell in the window ``start``–``end``: visited, passes, workers, last visit.
 
     Returns columns grid_code, cell, visited (bool), pass_count, worker_count,
@@ -168,7 +174,11 @@ def _grid_ancestors(units: pd.DataFrame) -> pd.DataFrame:
 
 
 def unit_coverage(
-    units: gpd.GeoDataFrame, cells: pd.DataFrame, visits: pd.DataFrame, start, end
+    units: gpd.GeoDataFrame,
+    cells: pd.DataFrame,
+    visits: pd.DataFrame,
+    start: DayLike,
+    end: DayLike,
 ) -> pd.DataFrame:
     """Coverage per unit of every level in the window ``start``–``end``.
 
@@ -240,7 +250,9 @@ def dissolve_gaps(gaps: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     )
 
 
-def worker_coverage(cells: pd.DataFrame, visits: pd.DataFrame, start, end) -> pd.DataFrame:
+def worker_coverage(
+    cells: pd.DataFrame, visits: pd.DataFrame, start: DayLike, end: DayLike
+) -> pd.DataFrame:
     """Per (grid_code, worker_code) in the window: passes, cells visited, days, times.
 
     Returns columns grid_code, worker_code, pass_count, cells_visited, days_active,
@@ -300,8 +312,8 @@ class Coverage:
 def coverage(
     units: gpd.GeoDataFrame,
     visits: pd.DataFrame,
-    start,
-    end,
+    start: DayLike,
+    end: DayLike,
     *,
     res: int = 10,
     stale_after_days: int = 7,

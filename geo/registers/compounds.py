@@ -5,7 +5,7 @@ register holds (new, changed or unchanged; the campaign record kept or replaced)
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shapely
 
@@ -24,6 +24,9 @@ from geo.registers.cells import (
 from geo.registers.fields import CAMPAIGN_FIELDS
 from geo.registers.records import CompoundRecord, LedgerTable, RowError, RowReport
 
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
 
 def compound_key(name: str, address: str | None) -> str:
     """Stable key of a ledger compound with no 编号: spelling variants share it."""
@@ -36,7 +39,7 @@ def parse_compounds(
     *,
     default_crs: str | None = None,
     default_management: str | None = None,
-    district=None,
+    district: BaseGeometry | None = None,
 ) -> tuple[list[CompoundRecord], list[RowReport]]:
     """Records of the importable rows and a report for every row.
 

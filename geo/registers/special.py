@@ -3,12 +3,20 @@ responsible unit and contact of each live special grid, named by code or name.""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
 from geo.gazetteer.text import normalise
 from geo.registers.cells import clean_text, phone_cell
 from geo.registers.records import LedgerTable, RowError, RowReport, SpecialRecord
 
+if TYPE_CHECKING:
+    import pandas as pd
 
-def parse_special_grids(table: LedgerTable, special) -> tuple[list[SpecialRecord], list[RowReport]]:
+
+def parse_special_grids(
+    table: LedgerTable, special: pd.DataFrame | Mapping[str, Sequence[str]]
+) -> tuple[list[SpecialRecord], list[RowReport]]:
     """Responsible units of special grids (schools, hospitals, markets …).
 
     ``special`` is the frame of live special grids (``code, name``); a row names its

@@ -4,10 +4,14 @@ named by code or by name; one row per grid is merged into one person."""
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from geo.gazetteer.text import normalise
 from geo.registers.cells import ROLE_CODES, SPLIT_LIST, clean_text, label_cell, phone_cell
 from geo.registers.records import LedgerTable, RowError, RowReport, WorkerRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def worker_key(name: str, phone: str | None) -> str:
@@ -15,7 +19,9 @@ def worker_key(name: str, phone: str | None) -> str:
     return "L" + hashlib.sha1(f"{normalise(name)}|{phone or ''}".encode()).hexdigest()[:10].upper()
 
 
-def parse_workers(table: LedgerTable, units) -> tuple[list[WorkerRecord], list[RowReport]]:
+def parse_workers(
+    table: LedgerTable, units: pd.DataFrame
+) -> tuple[list[WorkerRecord], list[RowReport]]:
     """Records and per-row report of a workers ledger.
 
     ``units`` is a frame of live units (``unit_id, code, name, level``); 负责网格 holds

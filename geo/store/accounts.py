@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -140,7 +141,7 @@ def list_accounts(conn: Connection) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def update_account(conn: Connection, login: str, **values) -> int:
+def update_account(conn: Connection, login: str, **values: Any) -> int:
     """Set columns of one account; NotFound when no account has ``login``."""
     account_id = conn.execute(
         update(Account).where(Account.login == login).values(**values).returning(Account.id)

@@ -6,6 +6,7 @@ transaction, so an import or an activation lands whole or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,7 +14,18 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 from geoalchemy2 import functions as gf
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Subquery,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from geo.errors import Conflict, InvalidInput, NotFound
@@ -336,7 +348,7 @@ def live_boundary_version(conn: Connection) -> str:
     return f"{row[0]}-{row[1]}-{stamp}-s{special[0]}-{special[1]}-{s_stamp}"
 
 
-def live_units_subquery():
+def live_units_subquery() -> Subquery:
     """The live versions, as a subquery (for counts and joins)."""
     return select(AdminUnitVersion.id).where(_in_force(AdminUnitVersion, None)).subquery()
 
@@ -367,7 +379,7 @@ def chain_unit_ids(conn: Connection, code: str) -> list[int]:
     return [int(u) for u in rows]
 
 
-def live_levels_codes(conn: Connection, unit_ids) -> list[tuple[str, str]]:
+def live_levels_codes(conn: Connection, unit_ids: Iterable[int]) -> list[tuple[str, str]]:
     """(level, code) of the live units with these stable ids."""
     v = AdminUnitVersion
     rows = conn.execute(

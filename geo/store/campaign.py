@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from geoalchemy2 import functions as gf
-from sqlalchemy import Connection, and_, case, func, select, update
+from sqlalchemy import Case, Connection, and_, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from geo.errors import InvalidInput, NotFound
@@ -37,7 +37,7 @@ from geo.store.registers.units import live as _live
 STAGES = ("not_started", "in_progress", "struck_off")
 
 
-def stage_expr(g=CompoundGovernance):
+def stage_expr(g: type[CompoundGovernance] = CompoundGovernance) -> Case[str]:
     """SQL for the stage of a compound outer-joined to its governance record ``g``."""
     return case(
         (g.struck_off_on.is_not(None), "struck_off"),

@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,7 +171,7 @@ class LocalCluster:
             msg = "stopped"
         return ClusterStatus(running, initialized, self.data_dir, self.port, pid, msg)
 
-    def up(self, log=print) -> ClusterStatus:
+    def up(self, log: Callable[[str], object] = print) -> ClusterStatus:
         """Initialise (first time), start and prepare the database. Idempotent."""
         bindir = ensure_installed()
         st = self.status()
@@ -283,7 +284,7 @@ class LocalCluster:
     def _prepare_database(self, database: str) -> None:
         ensure_database(self.admin_dsn(), database, self.settings.pg_user)
 
-    def down(self, log=print) -> ClusterStatus:
+    def down(self, log: Callable[[str], object] = print) -> ClusterStatus:
         st = self.status()
         if not st.running:
             log("PostgreSQL is not running")
@@ -293,7 +294,7 @@ class LocalCluster:
         log("PostgreSQL stopped")
         return self.status()
 
-    def reset(self, log=print) -> ClusterStatus:
+    def reset(self, log: Callable[[str], object] = print) -> ClusterStatus:
         """Stop, delete every database of the cluster, and start afresh."""
         self.down(log)
         if self.base.exists():

@@ -348,7 +348,7 @@ def dashboard_figures(
     )
 
 
-def dashboard_data_token(conn) -> str:
+def dashboard_data_token(conn: Connection) -> str:
     """Changes whenever incidents or patrol visits change (cheap: two index lookups)."""
     inc = conn.execute(select(func.max(Incident.id), func.max(Incident.updated_at))).one()
     vis = conn.execute(select(func.max(PatrolVisit.last_seen), func.count())).one()

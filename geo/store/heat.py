@@ -184,7 +184,7 @@ def street_and_community_names(conn: Connection) -> pd.DataFrame:
 
 
 def heat_figures(
-    conn,
+    conn: Connection,
     *,
     res: int,
     start: str | None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import shapely
 from geoalchemy2 import functions as gf
 from sqlalchemy import Connection, func, select
@@ -87,7 +89,9 @@ def version(conn: Connection, code: str, version_id: int) -> tuple[dict, shapely
     return data, shapely.from_wkb(bytes(row["wkb"]))
 
 
-def version_at(conn: Connection, code: str, at=None) -> tuple[dict, shapely.Geometry]:
+def version_at(
+    conn: Connection, code: str, at: datetime | None = None
+) -> tuple[dict, shapely.Geometry]:
     """The version of the unit in force at ``at`` (None: now)."""
     uid = unit_id_for_code(conn, code)
     when = func.now() if at is None else at

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -75,7 +76,9 @@ def unit_ids_of_codes(conn: Connection, unit_codes: list[str]) -> list[int]:
     return unit_ids
 
 
-def jurisdiction(conn: Connection, role: str, unit_ids, worker_code: str | None) -> frozenset[int]:
+def jurisdiction(
+    conn: Connection, role: str, unit_ids: Iterable[int], worker_code: str | None
+) -> frozenset[int]:
     """The units a key or an account sees now: its stored units, or for a grid worker
     the grids assigned today (not at creation); assigned nowhere, no unit at all."""
     if role != "grid_worker":

@@ -13,9 +13,11 @@ next to the reprojection. SQLAlchemy Core expresses all of it; no hand-written S
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     Connection,
     Engine,
     Select,
@@ -47,7 +49,7 @@ def read_snapshot(engine: Engine) -> Connection:
     return engine.connect().execution_options(isolation_level="REPEATABLE READ")
 
 
-def live_rows(level: str, *, intersects=None) -> Select:
+def live_rows(level: str, *, intersects: ColumnElement[Any] | None = None) -> Select:
     """Live features of ``level`` ("special_grid" for special grids) as one SELECT.
 
     Columns: version, code, name, level, parent_code, valid_from, kind,

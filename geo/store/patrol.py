@@ -6,6 +6,8 @@ stores nothing twice; visits are merged per (cell, day, worker).
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pandas as pd
 import shapely
@@ -165,7 +167,9 @@ def add_visits(conn: Connection, visits: pd.DataFrame) -> None:
     conn.exec_driver_sql(_VISIT_MERGE)
 
 
-def visits_frame(conn: Connection, start=None, end=None) -> pd.DataFrame:
+def visits_frame(
+    conn: Connection, start: date | None = None, end: date | None = None
+) -> pd.DataFrame:
     """Per-cell patrol visits (cell, day, worker_code, first_seen, last_seen, pass_count)."""
     v, w = PatrolVisit, GridWorker
     q = select(

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 TRAILER = struct.pack("!h", -1)
@@ -98,10 +102,11 @@ def int4(v: int) -> bytes:
     return struct.pack("!i", v)
 
 
-def copy_binary(conn, table: str, columns: Sequence[str], body: bytes) -> None:
+def copy_binary(conn: Connection, table: str, columns: Sequence[str], body: bytes) -> None:
     """COPY one binary buffer (rows from :func:`fixed_rows` / :func:`packed_rows`)
     into ``table``, in the caller's transaction (``conn``: a SQLAlchemy Connection)."""
-    raw = conn.connection.driver_connection
+    # psycopg's own connection (typed Optional by SQLAlchemy: None only once closed).
+    raw: Any = conn.connection.driver_connection
     with raw.cursor() as cur:
         sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT binary)"
         with cur.copy(sql) as cp:

@@ -14,7 +14,7 @@ from typing import Any
 import geopandas as gpd
 import shapely
 from geoalchemy2 import functions as gf
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, Select, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from geo.errors import Conflict, InvalidInput, NotFound
@@ -76,7 +76,7 @@ def compounds_frame(conn: Connection) -> gpd.GeoDataFrame:
     )
 
 
-def compound_ids_in_units(unit_ids: list[int]):
+def compound_ids_in_units(unit_ids: list[int]) -> Select[int]:
     """Select of compound ids whose point on surface lies in one of the live units."""
     v = AdminUnitVersion
     return (
