@@ -10,10 +10,11 @@ findings as GeoJSON. The edits themselves are the use cases of
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -25,6 +26,7 @@ from api.deps import State
 from api.edit_input import DryRun, EditIn, GeometryIn, IfMatch, etags, geometry_in
 from api.features import FeatureOut, jsonable, unit_feature
 from api.schemas import CRSName
+from api.state import ApiState
 from api.validation import Name
 
 router = APIRouter(prefix="/v1", tags=["grid edits"])
@@ -76,46 +78,62 @@ class EditOut(BaseModel):
     impact: dict[str, Any] = Field(description="What moves: compounds, incidents, workload …")
 
 
-def _run(
-    state: State,
-    caller: Caller,
-    body: EditIn,
-    codes: list[str],
-    if_match: str | None,
-    dry_run: bool,
-    operation: Callable[..., edits.EditOutcome],
-    *args: Any,
-    also_check: tuple[str, ...] = (),
-    **options: Any,
-) -> JSONResponse:
-    tags = etags(if_match)
-    out = edits.apply_edit(
-        state.engine,
-        operation,
-        *args,
-        who=caller,
-        if_match=dict.fromkeys(codes, tags),
-        author=body.author,
-        reason=body.reason,
-        dry_run=dry_run,
-        also_authorize=also_check,  # the policy: a planner edits their own units
-        **options,
-    )
-    if not dry_run:
-        state.refresh()  # this worker at once; others on their next version check
-    payload = {
-        "action": out.action,
-        "dry_run": out.dry_run,
-        "etags": {c: f'"{v}"' for c, v in out.versions.items()},
-        "created": out.created,
-        "retired": out.retired,
-        "notes": out.notes,
-        "impact": out.impact,
-    }
-    headers = {}
-    if len(out.versions) and codes[0] in out.versions:
-        headers["ETag"] = f'"{out.versions[codes[0]]}"'
-    return JSONResponse(jsonable(payload), headers=headers)
+@dataclass(frozen=True)
+class EditCall:
+    """What every edit endpoint shares: the service, the caller, If-Match and dry_run."""
+
+    state: ApiState
+    caller: Caller
+    if_match: str | None
+    dry_run: bool
+
+    def run(
+        self,
+        body: EditIn,
+        codes: list[str],
+        operation: Callable[..., edits.EditOutcome],
+        *args: Any,
+        also_check: tuple[str, ...] = (),
+        **options: Any,
+    ) -> JSONResponse:
+        """Run ``operation`` as one edit of ``codes`` and answer what it did."""
+        tags = etags(self.if_match)
+        out = edits.apply_edit(
+            self.state.engine,
+            operation,
+            *args,
+            who=self.caller,
+            if_match=dict.fromkeys(codes, tags),
+            author=body.author,
+            reason=body.reason,
+            dry_run=self.dry_run,
+            also_authorize=also_check,  # the policy: a planner edits their own units
+            **options,
+        )
+        if not self.dry_run:
+            self.state.refresh()  # this worker at once; others on their next version check
+        payload = {
+            "action": out.action,
+            "dry_run": out.dry_run,
+            "etags": {c: f'"{v}"' for c, v in out.versions.items()},
+            "created": out.created,
+            "retired": out.retired,
+            "notes": out.notes,
+            "impact": out.impact,
+        }
+        headers = {}
+        if len(out.versions) and codes[0] in out.versions:
+            headers["ETag"] = f'"{out.versions[codes[0]]}"'
+        return JSONResponse(jsonable(payload), headers=headers)
+
+
+def _edit_call(
+    state: State, caller: CallerDep, if_match: IfMatch = None, dry_run: DryRun = False
+) -> EditCall:
+    return EditCall(state, caller, if_match, dry_run)
+
+
+Edit = Annotated[EditCall, Depends(_edit_call)]
 
 
 @router.get("/grids/{code}", dependencies=[READ], response_model=FeatureOut)
@@ -134,106 +152,44 @@ def get_grid(
 
 
 @router.post("/grids/{code}/reshape", dependencies=[EDIT], response_model=EditOut)
-def reshape_grid(
-    state: State,
-    caller: CallerDep,
-    code: str,
-    body: ReshapeIn,
-    if_match: IfMatch = None,
-    dry_run: DryRun = False,
-) -> JSONResponse:
+def reshape_grid(edit: Edit, code: str, body: ReshapeIn) -> JSONResponse:
     """Give a grid a new shape; neighbours follow (mode=clip) or the edit is refused."""
     geom = geometry_in(body.geometry, body.crs, "geometry")
-    return _run(
-        state, caller, body, [code], if_match, dry_run, edits.reshape, code, geom, mode=body.mode
-    )
+    return edit.run(body, [code], edits.reshape, code, geom, mode=body.mode)
 
 
 @router.post("/grids/{code}/split", dependencies=[EDIT], response_model=EditOut)
-def split_grid(
-    state: State,
-    caller: CallerDep,
-    code: str,
-    body: SplitIn,
-    if_match: IfMatch = None,
-    dry_run: DryRun = False,
-) -> JSONResponse:
+def split_grid(edit: Edit, code: str, body: SplitIn) -> JSONResponse:
     """Cut a grid in two along a line; the smaller part gets a newly allocated code."""
     line = geometry_in(body.line, body.crs, "line")
-    return _run(
-        state,
-        caller,
-        body,
-        [code],
-        if_match,
-        dry_run,
-        edits.split,
-        code,
-        line,
-        new_name=body.new_name,
-    )
+    return edit.run(body, [code], edits.split, code, line, new_name=body.new_name)
 
 
 @router.post("/grids/merge", dependencies=[EDIT], response_model=EditOut)
-def merge_grids(
-    state: State,
-    caller: CallerDep,
-    body: MergeIn,
-    if_match: IfMatch = None,
-    dry_run: DryRun = False,
-) -> JSONResponse:
+def merge_grids(edit: Edit, body: MergeIn) -> JSONResponse:
     """Merge adjacent grids of one community into one (the others are retired)."""
     keep = body.keep or body.grids[0]
     codes = [keep, *[g for g in body.grids if g != keep]]
-    return _run(state, caller, body, codes, if_match, dry_run, edits.merge, body.grids, keep=keep)
+    return edit.run(body, codes, edits.merge, body.grids, keep=keep)
 
 
 @router.post("/grids/border", dependencies=[EDIT], response_model=EditOut)
-def move_border(
-    state: State,
-    caller: CallerDep,
-    body: BorderIn,
-    if_match: IfMatch = None,
-    dry_run: DryRun = False,
-) -> JSONResponse:
+def move_border(edit: Edit, body: BorderIn) -> JSONResponse:
     """Redraw the border between two neighbouring grids; both follow."""
     line = geometry_in(body.line, body.crs, "line")
     a, b = body.grids
-    return _run(state, caller, body, [a, b], if_match, dry_run, edits.move_border, a, b, line)
+    return edit.run(body, [a, b], edits.move_border, a, b, line)
 
 
 @router.post("/grids/{code}/move", dependencies=[EDIT], response_model=EditOut)
-def move_grid(
-    state: State,
-    caller: CallerDep,
-    code: str,
-    body: MoveIn,
-    if_match: IfMatch = None,
-    dry_run: DryRun = False,
-) -> JSONResponse:
+def move_grid(edit: Edit, code: str, body: MoveIn) -> JSONResponse:
     """Move a grid to a neighbouring community (it gets a code of that community)."""
-    return _run(
-        state,
-        caller,
-        body,
-        [code],
-        if_match,
-        dry_run,
-        edits.move_to_community,
-        code,
-        body.community,
-        also_check=(body.community,),
+    return edit.run(
+        body, [code], edits.move_to_community, code, body.community, also_check=(body.community,)
     )
 
 
 @router.post("/grids/{code}/revert", dependencies=[EDIT], response_model=EditOut)
-def revert_grid(
-    state: State,
-    caller: CallerDep,
-    code: str,
-    body: RevertIn,
-    if_match: IfMatch = None,
-    dry_run: DryRun = False,
-) -> JSONResponse:
+def revert_grid(edit: Edit, code: str, body: RevertIn) -> JSONResponse:
     """Bring back an earlier version's shape, as a new edit (neighbours follow)."""
-    return _run(state, caller, body, [code], if_match, dry_run, edits.revert, code, body.version_id)
+    return edit.run(body, [code], edits.revert, code, body.version_id)
