@@ -17,11 +17,11 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Engine
 
 from geo.errors import InvalidInput
 from geo.store import accounts as store
 from geo.store import audit
+from geo.store.db import Engine
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256  # argon2 takes any length; a bound keeps hashing cheap

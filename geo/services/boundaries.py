@@ -17,7 +17,6 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import Connection, Engine
 
 from geo import topology
 from geo.services import policy
@@ -26,6 +25,7 @@ from geo.services.policy import Principal
 from geo.services.registers import PeopleViewer
 from geo.store import audit, registers
 from geo.store import boundaries as bstore
+from geo.store.db import Connection, Engine
 from geo.units.frames import checksum_units
 from geo.vocab import LEVELS
 

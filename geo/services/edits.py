@@ -22,7 +22,6 @@ from typing import Any
 
 import geopandas as gpd
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Connection, Engine
 
 from geo.errors import InvalidInput, NotFound
 from geo.services import policy
@@ -30,6 +29,7 @@ from geo.services.policy import Principal
 from geo.store import audit, edit_impact, registers
 from geo.store import boundaries as bstore
 from geo.store import grid_edits as store
+from geo.store.db import Connection, Engine
 from geo.units import edits as pure
 from geo.units import impact
 from geo.units.codes import allocate_grid_numbers

@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Engine
-
 from geo import topology
 from geo.services import policy
 from geo.services.boundaries import findings_for_set, map_after_publish
 from geo.services.policy import Principal
 from geo.store import audit, draft_edits
 from geo.store import boundaries as bstore
+from geo.store.db import Connection, Engine
 from geo.topology import draft_fixes
 from geo.topology.draft_fixes import FIXES, SHORT_NAMES, finding_counts
 

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Engine
 
 from geo.store import audit, history
+from geo.store.db import Engine
 
 # The attributes a version diff compares.
 COMPARED = ("code", "name", "parent_code", "level")

@@ -13,12 +13,11 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection
-
 from geo.errors import NotFound
 from geo.services import policy
 from geo.services.state import ServiceState
 from geo.store import incidents as store
+from geo.store.db import Connection
 from geo.vocab import LEVEL_ORDER
 
 Record = dict[str, Any]

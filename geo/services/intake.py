@@ -45,8 +45,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection
-
 from geo.errors import AlreadyReceived, Busy, Forbidden, InvalidInput, NotFound
 from geo.incidents.placement import place_incidents
 from geo.incidents.records import IncidentIn, RowError, parse_incident
@@ -55,6 +53,7 @@ from geo.services.feeds import Feed, Item, Received, Row
 from geo.services.incidents import Jurisdiction, Record, record
 from geo.services.state import ServiceState
 from geo.store import incidents as store
+from geo.store.db import Connection
 
 MAX_ROWS = 100_000
 CHUNK = 5_000

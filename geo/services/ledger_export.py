@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import shapely
-from sqlalchemy import Connection, Engine
 
 from geo.crs import from_wgs84
 from geo.lookup.geocode import mask_phone
@@ -23,6 +22,7 @@ from geo.registers import (
 from geo.registers.compounds import GOVERNANCE_FIELDS
 from geo.services.registers import PeopleViewer, people_scope, unit_ids_of
 from geo.store import boundaries as bstore
+from geo.store.db import Connection, Engine
 from geo.store.registers import compounds, special_grids, units, workers
 
 Table = tuple[list[str], list[list[Any]]]

@@ -17,8 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Engine
-
 from geo.errors import InvalidInput
 from geo.gazetteer import Candidate, Gazetteer
 from geo.registers import (
@@ -53,6 +51,7 @@ from geo.services.policy import Principal
 from geo.store import audit, campaign
 from geo.store import boundaries as bstore
 from geo.store import ledgers as unplaced_store
+from geo.store.db import Connection, Engine
 from geo.store.registers import compounds, special_grids, workers
 
 __all__ = [

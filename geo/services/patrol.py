@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Connection, Engine
 
 from geo import hexgrid, patrol
 from geo.errors import InvalidInput, NotFound
@@ -43,6 +42,7 @@ from geo.patrol.coverage import Coverage, coverage
 from geo.store import boundaries as bstore
 from geo.store import patrol as patrol_store
 from geo.store import registers
+from geo.store.db import Connection, Engine
 
 # Pings per pipelined chunk: big enough that a chunk's round trips (a few ms) do not
 # count, small enough that Python and PostgreSQL overlap for most of the upload.

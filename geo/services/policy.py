@@ -35,11 +35,11 @@ from typing import Protocol
 
 import geopandas as gpd
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Connection
 
 from geo.errors import Forbidden, NotFound
 from geo.store import boundaries as bstore
 from geo.store.audit import Actor
+from geo.store.db import Connection
 from geo.store.models import Compound
 from geo.store.registers import compounds as compound_store
 from geo.store.registers import workers as worker_store

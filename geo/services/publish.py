@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine
-
 from geo import topology
 from geo.errors import InvalidInput
 from geo.services import policy
@@ -19,6 +17,7 @@ from geo.services.boundaries import findings_for_set
 from geo.services.policy import Principal
 from geo.store import audit, registers
 from geo.store import boundaries as bstore
+from geo.store.db import Connection, Engine
 from geo.units.diff import diff_units
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Engine
-
 from geo.errors import InvalidInput, NotFound
 from geo.lookup.geocode import mask_phone
 from geo.registers import clean_text
@@ -19,6 +17,7 @@ from geo.services import policy
 from geo.services.policy import Principal
 from geo.store import boundaries as bstore
 from geo.store import campaign
+from geo.store.db import Connection, Engine
 from geo.store.registers import compounds, units, workers
 
 Record = dict[str, Any]

@@ -15,7 +15,6 @@ from typing import Any
 
 import geopandas as gpd
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Connection, Engine
 
 from geo import topology
 from geo.errors import Conflict, InvalidInput, StaleVersion
@@ -25,6 +24,7 @@ from geo.services.policy import Principal
 from geo.store import audit, registers
 from geo.store import boundaries as bstore
 from geo.store import special_edits as store
+from geo.store.db import Connection, Engine
 from geo.store.special_edits import FIELDS, live_special
 from geo.topology import validate_units
 from geo.topology.fixes import fix_make_valid

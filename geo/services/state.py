@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 import geopandas as gpd
-from sqlalchemy import Engine
 
 from geo.gazetteer import Gazetteer
 from geo.incidents.placement import SpecialIndex
@@ -23,6 +22,7 @@ from geo.lookup.locator import GridLocator
 from geo.settings import Settings
 from geo.store import aliases, purge, registers
 from geo.store import boundaries as bstore
+from geo.store.db import Engine
 
 log = logging.getLogger(__name__)
 

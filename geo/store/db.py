@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import shapely
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine
 
 from geo.settings import STORAGE_SRID, Settings
+
+# The database handles the use cases hold: they name them from the store, which owns
+# the database; only geo/store imports SQLAlchemy.
+__all__ = ["Connection", "Engine", "ewkt", "make_engine"]
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
